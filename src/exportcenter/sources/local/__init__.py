@@ -1,0 +1,1 @@
+"""Parsers for real scanner, SBOM and VEX files, sniffed from content."""
