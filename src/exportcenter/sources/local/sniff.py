@@ -1,0 +1,103 @@
+"""Entry point of ingest parsing: sniff the format from the bytes (never from the file name) and hand the
+document to the parser of that format. Pure and deterministic: same bytes, equal result."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from types import ModuleType
+from typing import Any
+
+import orjson
+
+from exportcenter.errors import InvalidInputError
+from exportcenter.sources.local import csaf, cyclonedx, grype, openvex, sarif, spdx, trivy
+from exportcenter.sources.local.common import DocumentContext, JsonObject, invalid
+from exportcenter.sources.local.parsed import ParsedDocument
+from exportcenter.util.jsonio import scrub
+
+# Most specific markers first: SARIF and SPDX have unmistakable keys, Trivy and Grype the loosest.
+_PARSERS: tuple[ModuleType, ...] = (sarif, spdx, cyclonedx, csaf, openvex, trivy, grype)
+
+SUPPORTED = "Trivy JSON, Grype JSON, CycloneDX JSON, SPDX 2.2/2.3 JSON, OpenVEX, CSAF 2.0, SARIF 2.1.0"
+
+
+def parse_document(content: bytes, *, name: str, tenant: str, ingested_at: datetime) -> ParsedDocument:
+    """Parse one ingested file. Raises InvalidInputError (naming the file and the reason) when the bytes
+    are empty, binary, not JSON, truncated, or JSON of no supported shape."""
+    doc, decode_warnings = _load(content, name)
+    parser = detect(doc)
+    if parser is None:
+        raise invalid(name, _unknown_shape_reason(doc))
+    ctx = DocumentContext(
+        name=name,
+        tenant=tenant,
+        ingested_at=ingested_at,
+        digest="sha256:" + hashlib.sha256(content).hexdigest(),
+    )
+    parse_format: Callable[[JsonObject, DocumentContext], ParsedDocument] = parser.parse
+    try:
+        parsed = parse_format(doc, ctx)
+    except InvalidInputError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:  # defensive: untrusted input
+        raise invalid(name, f"could not be read as {parser.FORMAT}: {type(exc).__name__}: {exc}") from None
+    if decode_warnings:
+        parsed = replace(parsed, warnings=(*decode_warnings, *parsed.warnings))
+    return parsed
+
+
+def detect(doc: JsonObject) -> ModuleType | None:
+    """The parser module whose format this JSON object is, or None."""
+    for parser in _PARSERS:
+        if parser.looks_like(doc):
+            return parser
+    return None
+
+
+def _load(content: bytes, name: str) -> tuple[JsonObject, tuple[str, ...]]:
+    if not content or not content.strip():
+        raise invalid(name, "the file is empty")
+    if content.startswith(b"\xef\xbb\xbf"):
+        content = content[3:]
+    head = content[:8192]
+    if b"\x00" in head:
+        raise invalid(name, "binary content (NUL bytes), not a JSON document")
+    try:
+        decoded = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise invalid(name, f"not UTF-8 text (invalid byte at offset {exc.start}); not a JSON document") from None
+    warnings: tuple[str, ...] = ()
+    try:
+        value: Any = orjson.loads(decoded)
+    except orjson.JSONDecodeError as exc:
+        value, warnings = _load_with_surrogates(decoded, name, exc)
+    if not isinstance(value, dict):
+        kind = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}.get(
+            type(value), "null"
+        )
+        raise invalid(name, f"JSON top level is {kind}; every supported format ({SUPPORTED}) is a JSON object")
+    if not value:
+        raise invalid(name, f"empty JSON object {{}}: not one of {SUPPORTED}")
+    return value, warnings
+
+
+def _load_with_surrogates(decoded: str, name: str, error: orjson.JSONDecodeError) -> tuple[Any, tuple[str, ...]]:
+    """orjson refuses lone UTF-16 surrogate escapes (\\ud800); the standard parser accepts them. Such text
+    is kept with U+FFFD in place of the surrogate, and a warning."""
+    try:
+        value = json.loads(decoded)
+    except json.JSONDecodeError:
+        truncated = error.pos >= len(decoded.rstrip()) - 1
+        reason = "truncated JSON (the document ends early)" if truncated else "not valid JSON"
+        raise invalid(name, f"{reason}: {error.msg} at line {error.lineno} column {error.colno}") from None
+    return scrub(value), (f"{name}: text orjson refused (lone UTF-16 surrogates) was kept with U+FFFD in their place",)
+
+
+def _unknown_shape_reason(doc: JsonObject) -> str:
+    keys = sorted(doc)[:8]
+    more = ", ..." if len(doc) > 8 else ""
+    return f"unrecognised JSON document (top-level keys: {', '.join(keys)}{more}); expected one of: {SUPPORTED}"
