@@ -1,0 +1,127 @@
+"""GitHub code scanning's upload limits, enforced deterministically and counted.
+
+- runs per file (20): runs are ordered by their worst finding, then category; the first ``max_runs - 1``
+  stay, the rest are merged into one overflow run (fingerprints keep their subject, so nothing collides);
+- results per run (25,000): the most severe results are kept, ties broken by rule id and fingerprint;
+- gzipped size (10 MB): the least severe results of the whole log are dropped until it fits.
+Every cut is written into the run's ``properties`` and reported through a warning.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from typing import Any
+
+from exportcenter.model import SEVERITY_ORDER
+from exportcenter.renderers.sarif_model import RunDraft, SarifEntry
+
+TRUNCATED_KEY = "exportcenter/truncated"
+MERGED_KEY = "exportcenter/merged_subjects"
+
+
+def limit_runs(drafts: list[RunDraft], max_runs: int, export_type: str) -> tuple[list[RunDraft], str | None]:
+    """At most ``max_runs`` runs: overflow runs merged into the last one. Returns the runs and a warning."""
+    drafts = sorted(drafts, key=lambda d: (-d.worst_rank, d.category))
+    limit = max(1, max_runs)
+    if len(drafts) <= limit:
+        return sorted(drafts, key=lambda d: d.category), None
+    kept, overflow = drafts[: limit - 1], drafts[limit - 1:]
+    merged = RunDraft(
+        category=f"exportcenter/{export_type}/merged/",
+        subject="merged",
+        entries=[entry for draft in overflow for entry in draft.entries],
+        build_rule=overflow[0].build_rule,
+        driver_properties=overflow[0].driver_properties,
+    )
+    merged.merged_subjects = sorted(subject for draft in overflow
+                                    for subject in [draft.subject, *draft.merged_subjects])
+    merged.properties = _merge_properties([draft.properties for draft in overflow])
+    merged.properties[MERGED_KEY] = merged.merged_subjects
+    merged.sort()
+    warning = (f"SARIF: {len(drafts)} scanned subjects exceed the limit of {limit} runs; "
+               f"{len(overflow)} were merged into one run '{merged.category}'")
+    return sorted([*kept, merged], key=lambda d: d.category), warning
+
+
+def _merge_properties(bags: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counters (int values, or dicts of int values) are summed; anything else keeps the first value."""
+    merged: dict[str, Any] = {}
+    for bag in bags:
+        for key, value in bag.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                merged[key] = merged.get(key, 0) + value
+            elif isinstance(value, dict) and all(isinstance(v, int) for v in value.values()):
+                counter = Counter(merged.get(key, {}))
+                counter.update(value)
+                merged[key] = dict(sorted(counter.items()))
+            else:
+                merged.setdefault(key, value)
+    return merged
+
+
+def _severity_counts(entries: list[SarifEntry]) -> dict[str, int]:
+    counts = Counter(entry.severity.value for entry in entries)
+    return {severity.value: counts[severity.value] for severity in SEVERITY_ORDER if counts[severity.value]}
+
+
+def record_cut(draft: RunDraft, dropped: list[SarifEntry], reason: str, limit: int) -> None:
+    """Add a cut to the run's ``exportcenter/truncated`` property (several cuts add up)."""
+    if not dropped:
+        return
+    info = draft.properties.setdefault(TRUNCATED_KEY, {"results_dropped": 0, "by_reason": {},
+                                                       "dropped_by_severity": {}})
+    info["results_dropped"] += len(dropped)
+    info["by_reason"][reason] = {"dropped": info["by_reason"].get(reason, {}).get("dropped", 0) + len(dropped),
+                                 "limit": limit}
+    by_severity = Counter(info["dropped_by_severity"])
+    by_severity.update(_severity_counts(dropped))
+    info["dropped_by_severity"] = {s.value: by_severity[s.value] for s in SEVERITY_ORDER
+                                   if by_severity[s.value]}
+
+
+def limit_results(draft: RunDraft, max_results: int) -> str | None:
+    """Keep the ``max_results`` most severe results of a (sorted) run. Returns a warning when cut."""
+    if len(draft.entries) <= max_results:
+        return None
+    limit = max(0, max_results)
+    dropped = draft.entries[limit:]
+    draft.entries = draft.entries[:limit]
+    record_cut(draft, dropped, "max_results_per_run", limit)
+    return (f"SARIF: run '{draft.category}' had {limit + len(dropped)} results, over the limit of {limit}; "
+            f"the {len(dropped)} least severe were left out (counted in run properties)")
+
+
+def gzip_size(data: bytes) -> int:
+    """Size of ``data`` gzip-compressed at the default level (zlib stream + gzip's 18-byte frame)."""
+    return len(zlib.compress(data, 6)) + 12
+
+
+def fits_gzip(data: bytes, max_gzip_bytes: int) -> tuple[bool, int]:
+    """(fits, measured size). Raw data under the limit cannot exceed it compressed by more than the
+    frame, so compressing is skipped for it."""
+    if len(data) + 64 <= max_gzip_bytes:
+        return True, len(data)
+    size = gzip_size(data)
+    return size <= max_gzip_bytes, size
+
+
+def shrink_to_fit(drafts: list[RunDraft], keep_fraction: float, max_gzip_bytes: int) -> int:
+    """Drop the least severe results across all runs so that ``keep_fraction`` of them remain.
+
+    The global order is severity, then category, then the run's own order; returns how many were dropped.
+    """
+    ranked = sorted(((entry.order_key, draft.category, index) for draft in drafts
+                     for index, entry in enumerate(draft.entries)))
+    keep = int(len(ranked) * keep_fraction)
+    drop_positions: dict[str, set[int]] = {}
+    for _, category, index in ranked[keep:]:
+        drop_positions.setdefault(category, set()).add(index)
+    for draft in drafts:
+        positions = drop_positions.get(draft.category)
+        if not positions:
+            continue
+        dropped = [entry for index, entry in enumerate(draft.entries) if index in positions]
+        draft.entries = [entry for index, entry in enumerate(draft.entries) if index not in positions]
+        record_cut(draft, dropped, "max_gzip_bytes", max_gzip_bytes)
+    return len(ranked) - keep
