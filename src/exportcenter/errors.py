@@ -140,3 +140,18 @@ class CancelledError(ExportCenterError):
 class ConfigurationError(ExportCenterError):
     code = "configuration"
     exit_code = 12
+
+
+def _all_error_classes(root: type[ExportCenterError] = ExportCenterError) -> list[type[ExportCenterError]]:
+    found = [root]
+    for sub in root.__subclasses__():
+        found.extend(_all_error_classes(sub))
+    return found
+
+
+def exit_code_for(code: str | None) -> int:
+    """The CLI exit code of a stored error code (e.g. a failed export's ``error_code``)."""
+    for cls in _all_error_classes():
+        if cls.code == code:
+            return cls.exit_code
+    return 1

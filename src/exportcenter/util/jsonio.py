@@ -13,7 +13,6 @@ import orjson
 from exportcenter.errors import InvalidInputError
 
 
-
 def dumps(value: Any, *, indent: bool = True, sort_keys: bool = True) -> bytes:
     option = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
     if sort_keys:

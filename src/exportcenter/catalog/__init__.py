@@ -1,0 +1,1 @@
+"""The built-in store of ingested documents, scans and the audit log (the embedded data source)."""

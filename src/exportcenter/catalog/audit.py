@@ -1,0 +1,82 @@
+"""Append-only audit log, hash-chained per tenant (tamper-evident)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from exportcenter.db.models import AuditHeadRow, AuditRow
+from exportcenter.model import AuditEvent
+from exportcenter.util.ids import new_id
+from exportcenter.util.jsonio import dumps
+from exportcenter.util.timeutil import iso_z, utcnow
+
+
+def entry_hash(prev_hash: str | None, entry: dict[str, Any]) -> str:
+    """sha256 over the previous hash and the canonical JSON of the entry (without its own hash)."""
+    body = dumps({k: v for k, v in entry.items() if k not in ("hash", "seq")}, indent=False)
+    return "sha256:" + hashlib.sha256((prev_hash or "").encode() + b"\n" + body).hexdigest()
+
+
+def _entry_dict(row: AuditRow | AuditEvent) -> dict[str, Any]:
+    return {
+        "id": row.id, "tenant": row.tenant, "time": iso_z(row.time), "actor": row.actor,
+        "action": row.action, "resource": row.resource, "outcome": row.outcome, "detail": row.detail,
+        "source_address": row.source_address, "prev_hash": row.prev_hash,
+    }
+
+
+def record(session: Session, *, tenant: str, actor: str, action: str, resource: str, outcome: str,
+           detail: str | None = None, source_address: str | None = None, time: datetime | None = None) -> None:
+    """Append one entry in the caller's transaction. The head row serialises concurrent appends."""
+    head = session.get(AuditHeadRow, tenant, with_for_update=True)
+    row = AuditRow(id=new_id("evt"), tenant=tenant, time=time or utcnow(), actor=actor, action=action,
+                   resource=resource[:512], outcome=outcome, detail=detail, source_address=source_address,
+                   prev_hash=head.head_hash if head else None)
+    row.hash = entry_hash(row.prev_hash, _entry_dict(row))
+    session.add(row)
+    if head is None:
+        session.add(AuditHeadRow(tenant=tenant, head_hash=row.hash, count=1))
+    else:
+        head.head_hash = row.hash
+        head.count += 1
+    session.flush()
+
+
+def events(session: Session, tenant: str, start: datetime | None = None,
+           end: datetime | None = None) -> list[AuditEvent]:
+    query = select(AuditRow).where(AuditRow.tenant == tenant).order_by(AuditRow.seq)
+    if start is not None:
+        query = query.where(AuditRow.time >= start)
+    if end is not None:
+        query = query.where(AuditRow.time <= end)
+    return [
+        AuditEvent(seq=r.seq, id=r.id, time=r.time, tenant=r.tenant, actor=r.actor, action=r.action,
+                   resource=r.resource, outcome=r.outcome, detail=r.detail, source_address=r.source_address,
+                   prev_hash=r.prev_hash, hash=r.hash)
+        for r in session.scalars(query)
+    ]
+
+
+def verify_chain(entries: Sequence[AuditEvent]) -> str | None:
+    """Recompute every hash; return the head, or raise VerificationError at the first break."""
+    from exportcenter.errors import VerificationError
+
+    previous: str | None = entries[0].prev_hash if entries else None
+    for entry in entries:
+        if entry.prev_hash != previous:
+            raise VerificationError(f"audit chain broken before entry {entry.id} (seq {entry.seq})")
+        if entry_hash(entry.prev_hash, _entry_dict(entry)) != entry.hash:
+            raise VerificationError(f"audit entry {entry.id} (seq {entry.seq}) was altered")
+        previous = entry.hash
+    return previous
+
+
+def chain_head(session: Session, tenant: str) -> dict[str, Any] | None:
+    head = session.get(AuditHeadRow, tenant)
+    return {"hash": head.head_hash, "count": head.count} if head else None

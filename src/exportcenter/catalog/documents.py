@@ -1,0 +1,199 @@
+"""Ingest files into the built-in store and load them back as parsed documents.
+
+The raw bytes are kept (content-addressed per tenant); everything else is re-derived by parsing, so the
+stored truth is always the file the user gave us.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from exportcenter.catalog import audit
+from exportcenter.db.engine import transaction
+from exportcenter.db.models import DocumentRow, ScanRow
+from exportcenter.errors import ExportCenterError, InvalidInputError
+from exportcenter.sources.local.parsed import ParsedDocument
+from exportcenter.util.ids import content_id
+from exportcenter.util.timeutil import iso_z, utcnow
+
+
+@dataclass
+class IngestResult:
+    document_id: str
+    name: str
+    digest: str
+    source_format: str
+    kinds: list[str]
+    created: bool
+    ids: dict[str, str] = field(default_factory=dict)  # scan_id / sbom_id / code_guard_id
+    counts: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"document_id": self.document_id, "name": self.name, "digest": self.digest,
+                "format": self.source_format, "kinds": self.kinds, "new": self.created, **self.ids,
+                "counts": self.counts, "warnings": self.warnings}
+
+
+def sha256_digest(content: bytes) -> str:
+    return "sha256:" + hashlib.sha256(content).hexdigest()
+
+
+def parse(content: bytes, *, name: str, tenant: str, ingested_at: datetime) -> ParsedDocument:
+    """Parse, turning any unexpected parser failure into a clear refusal naming the file."""
+    from exportcenter.sources.local.sniff import parse_document
+
+    try:
+        return parse_document(content, name=name, tenant=tenant, ingested_at=ingested_at)
+    except ExportCenterError:
+        raise
+    except Exception as exc:  # a parser bug must still not become a traceback for the user
+        raise InvalidInputError(f"{name}: could not be parsed ({type(exc).__name__}: {exc})",
+                                file=name) from exc
+
+
+def ingest_bytes(session: Session, *, tenant: str, name: str, content: bytes, actor: str = "cli",
+                 source_address: str | None = None) -> IngestResult:
+    """Store one file in the caller's transaction. Idempotent per (tenant, content digest).
+    Raises InvalidInputError, storing nothing, when the file is not one we accept."""
+    digest = sha256_digest(content)
+    existing = session.scalar(select(DocumentRow).where(DocumentRow.tenant == tenant,
+                                                        DocumentRow.digest == digest))
+    if existing is not None:
+        return _result_for(session, existing, created=False)
+    now = utcnow()
+    parsed = parse(content, name=name, tenant=tenant, ingested_at=now)
+    row = _document_row(parsed, tenant=tenant, content=content, now=now, actor=actor)
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+            for scan_row in _scan_rows(parsed, tenant=tenant, document_id=row.id, now=now):
+                session.add(scan_row)
+            session.flush()
+    except IntegrityError:  # the same file ingested concurrently: the other one won
+        existing = session.scalar(select(DocumentRow).where(DocumentRow.tenant == tenant,
+                                                            DocumentRow.digest == digest))
+        if existing is None:
+            raise
+        return _result_for(session, existing, created=False)
+    audit.record(session, tenant=tenant, actor=actor, action="ingest", resource=row.id, outcome="success",
+                 detail=f"{name} ({parsed.source_format}, {len(content)} bytes)", source_address=source_address)
+    return _result_for(session, row, created=True, parsed=parsed)
+
+
+def ingest(sessions: sessionmaker[Session], *, tenant: str, name: str, content: bytes, actor: str = "cli",
+           source_address: str | None = None) -> IngestResult:
+    """Ingest in its own transaction; a refusal is audited in a separate one (nothing else is kept)."""
+    try:
+        with transaction(sessions) as session:
+            return ingest_bytes(session, tenant=tenant, name=name, content=content, actor=actor,
+                                source_address=source_address)
+    except InvalidInputError as exc:
+        with transaction(sessions) as session:
+            audit.record(session, tenant=tenant, actor=actor, action="ingest", resource=name[:512],
+                         outcome="failure", detail=exc.message, source_address=source_address)
+        raise
+
+
+def _document_row(parsed: ParsedDocument, *, tenant: str, content: bytes, now: datetime,
+                  actor: str) -> DocumentRow:
+    kinds = parsed.kinds
+    return DocumentRow(
+        id=content_id("doc", tenant, parsed.digest), tenant=tenant, digest=parsed.digest,
+        name=parsed.name[:512], source_format=parsed.source_format, spec_version=parsed.spec_version,
+        is_scan="scan" in kinds, is_sbom="sbom" in kinds, is_vex="vex" in kinds,
+        is_code_guard="code_guard" in kinds, size=len(content), content=content,
+        warnings=list(parsed.warnings), ingested_at=now, ingested_by=actor[:256],
+    )
+
+
+def _scan_rows(parsed: ParsedDocument, *, tenant: str, document_id: str, now: datetime) -> list[ScanRow]:
+    """Everything a scope can name: scans, SBOMs and code-guard (SARIF) runs."""
+    rows: list[ScanRow] = []
+    if parsed.scan is not None:
+        scan = parsed.scan
+        kind = "code_guard" if parsed.source_format == "sarif" else "scan"
+        counts = Counter(f.severity.value for f in parsed.findings)
+        if kind == "code_guard":
+            counts = Counter(f.severity.value for f in parsed.code_guard_findings)
+        rows.append(ScanRow(
+            id=scan.id, tenant=tenant, document_id=document_id, kind=kind,
+            artifact_name=scan.artifact_name[:1024], artifact_digest=scan.artifact_digest,
+            artifact_type=scan.artifact_type, scanner_name=scan.scanner_name,
+            scanner_version=scan.scanner_version, created_at=scan.created_at,
+            findings_count=sum(counts.values()), severity_counts=dict(counts),
+        ))
+    if parsed.sbom is not None and (parsed.scan is None or parsed.sbom.id != parsed.scan.id):
+        sbom = parsed.sbom
+        rows.append(ScanRow(
+            id=sbom.id, tenant=tenant, document_id=document_id, kind="sbom", artifact_name=sbom.name[:1024],
+            artifact_digest=sbom.subject_digest, artifact_type="sbom", scanner_name=parsed.source_format,
+            scanner_version=sbom.spec_version, created_at=sbom.created_at,
+            findings_count=len(sbom.components), severity_counts={},
+        ))
+    return rows
+
+
+def _result_for(session: Session, row: DocumentRow, *, created: bool,
+                parsed: ParsedDocument | None = None) -> IngestResult:
+    parsed = parsed or load_parsed(row)
+    ids: dict[str, str] = {}
+    for scan_row in session.scalars(select(ScanRow).where(ScanRow.document_id == row.id)):
+        ids[f"{scan_row.kind}_id"] = scan_row.id
+    counts = {"findings": len(parsed.findings),
+              "components": len(parsed.sbom.components) if parsed.sbom else 0,
+              "vex_statements": len(parsed.vex_statements),
+              "code_guard_findings": len(parsed.code_guard_findings)}
+    return IngestResult(document_id=row.id, name=row.name, digest=row.digest, source_format=row.source_format,
+                        kinds=list(parsed.kinds), created=created, ids=ids,
+                        counts={k: v for k, v in counts.items() if v}, warnings=list(row.warnings or []))
+
+
+_PARSE_CACHE: OrderedDict[tuple[str, str], ParsedDocument] = OrderedDict()
+_PARSE_CACHE_SIZE = 64
+
+
+def load_parsed(row: DocumentRow) -> ParsedDocument:
+    """Parse a stored document (parsing is pure, so recent results are reused)."""
+    key = (row.tenant, row.digest)
+    cached = _PARSE_CACHE.get(key)
+    if cached is not None:
+        _PARSE_CACHE.move_to_end(key)
+        return cached
+    parsed = parse(row.content, name=row.name, tenant=row.tenant, ingested_at=row.ingested_at)
+    _PARSE_CACHE[key] = parsed
+    while len(_PARSE_CACHE) > _PARSE_CACHE_SIZE:
+        _PARSE_CACHE.popitem(last=False)
+    return parsed
+
+
+def documents_by_id(session: Session, tenant: str, ids: Sequence[str]) -> list[DocumentRow]:
+    if not ids:
+        return []
+    return list(session.scalars(select(DocumentRow).where(DocumentRow.tenant == tenant,
+                                                          DocumentRow.id.in_(list(ids)))
+                                .order_by(DocumentRow.ingested_at, DocumentRow.id)))
+
+
+def vex_documents(session: Session, tenant: str) -> list[DocumentRow]:
+    return list(session.scalars(select(DocumentRow).where(DocumentRow.tenant == tenant,
+                                                          DocumentRow.is_vex.is_(True))
+                                .order_by(DocumentRow.ingested_at, DocumentRow.id)))
+
+
+def scan_summary(row: ScanRow) -> dict[str, Any]:
+    return {"id": row.id, "kind": row.kind, "artifact_name": row.artifact_name,
+            "artifact_digest": row.artifact_digest, "artifact_type": row.artifact_type,
+            "scanner": row.scanner_name, "scanner_version": row.scanner_version,
+            "created_at": iso_z(row.created_at), "findings": row.findings_count,
+            "severity_counts": row.severity_counts}

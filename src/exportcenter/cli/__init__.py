@@ -1,0 +1,1 @@
+"""The `exportcenter` command line."""

@@ -1,0 +1,25 @@
+"""Entry point of the `exportcenter` command."""
+
+from __future__ import annotations
+
+import typer
+
+from exportcenter.cli.data_cmds import db_app, formats_command, ingest_command, scans_command
+from exportcenter.cli.export_cmds import export_command, exports_app
+
+app = typer.Typer(name="exportcenter", help="Exports of container-security data: reports, SBOMs, SARIF, evidence.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app.command("ingest")(ingest_command)
+app.command("export")(export_command)
+app.command("formats")(formats_command)
+app.command("scans")(scans_command)
+app.add_typer(exports_app, name="exports")
+app.add_typer(db_app, name="db")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Export jobs: states, guarded transitions, executors."""

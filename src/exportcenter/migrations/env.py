@@ -1,0 +1,14 @@
+"""Alembic environment: the engine is handed over by exportcenter.db.engine.upgrade."""
+
+from alembic import context
+
+from exportcenter.db.models import Base
+
+config = context.config
+engine = config.attributes["engine"]
+
+with engine.begin() as connection:
+    context.configure(connection=connection, target_metadata=Base.metadata,
+                      render_as_batch=connection.dialect.name == "sqlite")
+    with context.begin_transaction():
+        context.run_migrations()

@@ -1,0 +1,1 @@
+"""One pipeline for every entry point: gather -> render -> store -> seal -> deliver."""

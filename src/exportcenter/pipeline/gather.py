@@ -1,0 +1,58 @@
+"""Gather stage: read everything an export needs from the built-in store into one frozen snapshot."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from exportcenter.catalog import audit
+from exportcenter.catalog.documents import documents_by_id, load_parsed, vex_documents
+from exportcenter.config import Settings
+from exportcenter.db.models import ExportRow
+from exportcenter.model import ExportFormat, ExportSnapshot, ExportType, VexStatement
+from exportcenter.pipeline.request import parse_request, to_options, to_scope
+from exportcenter.pipeline.scope import resolve_scans
+from exportcenter.pipeline.snapshot import build_snapshot
+
+if TYPE_CHECKING:
+    from exportcenter.policy import PolicySet
+
+
+def available_policy_sets(settings: Settings) -> dict[str, PolicySet]:
+    """Built-in sets plus every YAML file in $EXPORTCENTER_HOME/policies (a file set wins by name)."""
+    from exportcenter.policy import builtin_policy_sets, load_policy_sets
+
+    sets = dict(builtin_policy_sets())
+    folder: Path = settings.home / "policies"
+    if folder.is_dir():
+        sets.update(load_policy_sets(sorted(folder.glob("*.y*ml"))))
+    return sets
+
+
+def gather(session: Session, settings: Settings, row: ExportRow, generated_at: datetime) -> ExportSnapshot:
+    request = parse_request(row.request)
+    export_type = ExportType(row.type)
+    scope = to_scope(request, row.created_at)
+    options = to_options(request)
+    all_sets = available_policy_sets(settings)
+    scan_rows = resolve_scans(session, row.tenant, export_type, scope, set(all_sets))
+    chosen = {name: all_sets[name] for name in (scope.policy_sets or ("default",))}
+    document_ids = list(dict.fromkeys(r.document_id for r in scan_rows))
+    documents = [load_parsed(d) for d in documents_by_id(session, row.tenant, document_ids)]
+    statements: list[VexStatement] = []
+    for vex_row in vex_documents(session, row.tenant):
+        statements.extend(load_parsed(vex_row).vex_statements)
+    events = ()
+    metadata: dict[str, object] = {}
+    if export_type is ExportType.AUDIT_LOG:
+        events = tuple(audit.events(session, row.tenant, scope.date_start, scope.date_end))
+        metadata["audit_chain_head"] = audit.chain_head(session, row.tenant)
+    return build_snapshot(
+        export_id=row.id, tenant=row.tenant, export_type=export_type.value,
+        export_format=ExportFormat(row.format).value, documents=documents, vex_statements=statements,
+        policy_sets=chosen, scope=scope, options=options, generated_at=generated_at, audit_events=events,
+        metadata=metadata, requested_by=row.requested_by,
+    )
