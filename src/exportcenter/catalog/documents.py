@@ -133,6 +133,16 @@ def _scan_rows(parsed: ParsedDocument, *, tenant: str, document_id: str, now: da
             scanner_version=scan.scanner_version, created_at=scan.created_at,
             findings_count=sum(counts.values()), severity_counts=dict(counts),
         ))
+    if parsed.scan is None and parsed.source_format == "sarif":
+        guard = parsed.code_guard_findings
+        tools = sorted({f"{f.tool_name} {f.tool_version or ''}".strip() for f in guard}) or ["SARIF"]
+        counts = Counter(f.severity.value for f in guard)
+        rows.append(ScanRow(
+            id=guard[0].scan_id if guard else content_id("scan", tenant, parsed.digest), tenant=tenant,
+            document_id=document_id, kind="code_guard", artifact_name=parsed.name[:1024], artifact_digest=None,
+            artifact_type="sarif", scanner_name=", ".join(tools)[:128], scanner_version=None, created_at=now,
+            findings_count=len(guard), severity_counts=dict(counts),
+        ))
     if parsed.sbom is not None and (parsed.scan is None or parsed.sbom.id != parsed.scan.id):
         sbom = parsed.sbom
         rows.append(ScanRow(

@@ -26,10 +26,10 @@ from exportcenter.cli.data_cmds import ingest_paths, read_input_file
 from exportcenter.db.engine import transaction
 from exportcenter.db.models import ExportRow
 from exportcenter.errors import InvalidInputError, exit_code_for
+from exportcenter.model import ExportType
 from exportcenter.pipeline.request import parse_request
 from exportcenter.pipeline.run import create_export, run_export
 from exportcenter.pipeline.scope import KINDS_FOR_TYPE
-from exportcenter.model import ExportType
 from exportcenter.util.jsonio import loads
 from exportcenter.util.timeutil import iso_z
 

@@ -1,4 +1,8 @@
-"""Which renderer writes which (type, format), and what the artifact is called."""
+"""Which renderer writes which (type, format), and what the artifact is called.
+
+Renderers are imported on first use, so a missing optional system dependency (Chromium for PDF) never
+stops the other formats from working.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,26 @@ import importlib
 from exportcenter.model import ExportFormat, ExportType
 from exportcenter.renderers.base import RenderFunction
 
-# Modules that expose RENDERERS: dict[tuple[ExportType, ExportFormat], RenderFunction].
-RENDERER_MODULES = (
-    "exportcenter.renderers.json_reports",
-    "exportcenter.renderers.csv_writer",
-    "exportcenter.renderers.xlsx",
-    "exportcenter.renderers.sarif",
-    "exportcenter.renderers.cyclonedx",
-    "exportcenter.renderers.spdx",
-    "exportcenter.renderers.pdf",
-)
+T, F = ExportType, ExportFormat
+RENDERERS: dict[tuple[ExportType, ExportFormat], str] = {
+    (T.SCAN_REPORT, F.JSON): "exportcenter.renderers.json_reports:render_scan_report_json",
+    (T.SCAN_REPORT, F.SARIF): "exportcenter.renderers.sarif:render",
+    (T.SCAN_REPORT, F.PDF): "exportcenter.renderers.pdf.render:render",
+    (T.SCAN_SUMMARY, F.PDF): "exportcenter.renderers.pdf.render:render",
+    (T.SCAN_SUMMARY, F.XLSX): "exportcenter.renderers.xlsx:render_scan_summary_xlsx",
+    (T.SCAN_SUMMARY, F.CSV): "exportcenter.renderers.csv_writer:render_scan_summary_csv",
+    (T.SBOM, F.CYCLONEDX): "exportcenter.renderers.cyclonedx:render_cyclonedx",
+    (T.SBOM, F.SPDX): "exportcenter.renderers.spdx:render_spdx",
+    (T.VULNERABILITY_REPORT, F.PDF): "exportcenter.renderers.pdf.render:render",
+    (T.VULNERABILITY_REPORT, F.XLSX): "exportcenter.renderers.xlsx:render_vulnerability_report_xlsx",
+    (T.VULNERABILITY_REPORT, F.CSV): "exportcenter.renderers.csv_writer:render_vulnerability_report_csv",
+    (T.POLICY_COMPLIANCE, F.PDF): "exportcenter.renderers.pdf.render:render",
+    (T.POLICY_COMPLIANCE, F.JSON): "exportcenter.renderers.json_reports:render_policy_compliance_json",
+    (T.AI_CODE_GUARD_REPORT, F.JSON): "exportcenter.renderers.json_reports:render_ai_code_guard_report_json",
+    (T.AI_CODE_GUARD_REPORT, F.SARIF): "exportcenter.renderers.sarif:render",
+    (T.AUDIT_LOG, F.JSON): "exportcenter.renderers.json_reports:render_audit_log_json",
+    (T.AUDIT_LOG, F.CSV): "exportcenter.renderers.csv_writer:render_audit_log_csv",
+}
 
 _STEMS = {ExportType.SBOM: "sbom", ExportType.EVIDENCE_BUNDLE: "evidence", ExportType.AUDIT_LOG: "audit-log"}
 
@@ -26,9 +40,9 @@ def artifact_name(export_type: ExportType, export_format: ExportFormat) -> str:
 
 
 def renderer_for(export_type: ExportType, export_format: ExportFormat) -> RenderFunction:
-    for module_name in RENDERER_MODULES:
-        module = importlib.import_module(module_name)
-        table: dict[tuple[ExportType, ExportFormat], RenderFunction] = getattr(module, "RENDERERS", {})
-        if (export_type, export_format) in table:
-            return table[(export_type, export_format)]
-    raise LookupError(f"no renderer registered for {export_type.value}/{export_format.value}")
+    target = RENDERERS.get((export_type, export_format))
+    if target is None:
+        raise LookupError(f"no renderer registered for {export_type.value}/{export_format.value}")
+    module_name, _, function_name = target.partition(":")
+    function: RenderFunction = getattr(importlib.import_module(module_name), function_name)
+    return function

@@ -183,7 +183,7 @@ def _complete(runtime: Runtime, row: ExportRow, worker_id: str, snapshot: Export
         audit.record(session, tenant=row.tenant, actor=row.requested_by, action="export.complete",
                      resource=row.id, outcome="success",
                      detail=", ".join(f"{a['name']} sha256:{a['sha256']}" for a in artifacts))
-        final = session.get(ExportRow, row.id)
+        final = session.get(ExportRow, row.id, populate_existing=True)
         assert final is not None
     BUS.publish(export_event(final, "completed", artifacts=artifacts))
     return final
@@ -214,7 +214,7 @@ def _fail(runtime: Runtime, row: ExportRow, worker_id: str, exc: Exception) -> E
                        completed_at=utcnow(), error=message, error_code=code)
             audit.record(session, tenant=row.tenant, actor=row.requested_by, action="export.fail",
                          resource=row.id, outcome="failure", detail=message)
-        final = session.get(ExportRow, row.id)
+        final = session.get(ExportRow, row.id, populate_existing=True)
     if final is not None:
         kind = {"failed": "failed", "cancelled": "cancelled", "queued": "retrying"}.get(final.status, final.status)
         BUS.publish(export_event(final, kind, error=final.error))

@@ -57,7 +57,7 @@ def build_snapshot(*, export_id: str, tenant: str, export_type: str, export_form
 
     outcome = apply_vex(scans, findings, vex_statements)
     findings = list(outcome.findings)
-    warnings.extend(_capped(outcome.warnings, "VEX statements matched no finding in scope"))
+    warnings.extend(_unmatched_warnings(findings, outcome.unmatched))
 
     order = {scan.id: index for index, scan in enumerate(scans)}
     findings.sort(key=lambda f: (order.get(f.scan_id, 0), -f.severity.rank, f.vuln_id,
@@ -81,6 +81,20 @@ def build_snapshot(*, export_id: str, tenant: str, export_type: str, export_form
         code_guard_findings=tuple(guard), warnings=tuple(dict.fromkeys(warnings)), requested_by=requested_by,
         metadata=dict(metadata or {}),
     )
+
+
+def _unmatched_warnings(findings: Sequence[Finding], unmatched: Sequence[VexStatement]) -> list[str]:
+    """Warn one by one about statements on vulnerabilities in scope that matched none of their products
+    (likely a wrong product id), and count the rest (statements about other images) in one line."""
+    in_scope = {v.upper() for f in findings for v in (f.vuln_id, *f.aliases)}
+    near_misses = [s for s in unmatched if {v.upper() for v in (s.vuln_id, *s.aliases)} & in_scope]
+    messages = [f"VEX statement {s.id} ({s.vuln_id}, {s.status.value}) matched no finding: none of its products "
+                f"({', '.join(s.products[:3]) or 'none'}) is in scope" for s in near_misses]
+    others = len(unmatched) - len(near_misses)
+    if others:
+        messages.append(f"{others} VEX statement(s) of this tenant concern no vulnerability in scope; "
+                        "they are listed as unmatched in the export")
+    return _capped(messages, "VEX statements matched no finding in scope")
 
 
 def _capped(messages: Sequence[str], summary: str) -> list[str]:
