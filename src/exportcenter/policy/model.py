@@ -44,9 +44,16 @@ class RuleCondition(_Strict):
     @field_validator("status", mode="before")
     @classmethod
     def _status_word_or_list(cls, value: object) -> object:
-        if isinstance(value, str) and value.strip().lower() not in ("open", "closed", "all"):
-            return [value]  # a single status such as "affected"
-        return value
+        """One clear error for a bad status instead of one per union branch."""
+        allowed = ("open", "closed", "all", *(s.value for s in VexStatus))
+        words = value if isinstance(value, list) else [value]
+        for word in words:
+            if not isinstance(word, str) or word.strip().lower() not in allowed:
+                raise ValueError(f"status {word!r} must be one of {', '.join(allowed)} (or a list of VEX statuses)")
+        if isinstance(value, str):
+            word = value.strip().lower()
+            return word if word in ("open", "closed", "all") else [word]  # a single status: "affected"
+        return [w.strip().lower() for w in words if isinstance(w, str)]
 
 
 class PolicyRule(_Strict):
