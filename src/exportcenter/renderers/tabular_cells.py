@@ -88,10 +88,10 @@ class CellCleaner:
         return value
 
     def _cut(self, value: str, where: str) -> str:
-        total = utf16_length(value)
-        keep = self.max_chars - len(CUT_MARKER.format(removed=total))
+        # the marker is sized for the largest possible count, so the result always fits
+        keep = self.max_chars - len(CUT_MARKER.format(removed=len(value)))
         kept = _utf16_prefix(value, max(keep, 0))
-        removed = total - utf16_length(kept)
+        removed = len(value) - len(kept)  # in characters, as a reader counts them
         self.cut_cells += 1
         if where and len(self.cut_examples) < 5:
             self.cut_examples.append(where)
