@@ -15,7 +15,6 @@ from typing import Any
 
 import openpyxl
 import pytest
-from tabular_data import DATA, audit_events, snapshot_of
 
 from exportcenter.config import Settings
 from exportcenter.errors import RenderError
@@ -24,6 +23,7 @@ from exportcenter.renderers import csv_writer, xlsx
 from exportcenter.renderers.base import RenderContext
 from exportcenter.renderers.columns import build_table
 from exportcenter.renderers.tabular_cells import EXCEL_MAX_CELL_CHARS, csv_text, utf16_length
+from tests.unit.tabular_data import DATA, audit_events, snapshot_of
 
 CHECKER = Path("/work/shared/tools/check_artifacts.py")
 JUICE = "scans/trivy_json_juice-shop-v12.10.2.json"
