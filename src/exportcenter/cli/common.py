@@ -51,6 +51,11 @@ def print_json(value: Any) -> None:
 
 
 def open_runtime() -> Any:
+    """The CLI's runtime; its logs go to $EXPORTCENTER_HOME/logs/exportcenter.log as JSON lines."""
+    from exportcenter.config import get_settings
+    from exportcenter.observability.logging import configure_logging
     from exportcenter.runtime import Runtime
 
-    return Runtime.open()
+    settings = get_settings()
+    configure_logging(log_file=settings.home / "logs" / "exportcenter.log")
+    return Runtime.open(settings)
