@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from exportcenter.model import Finding, FindingKind, Scan, Severity
@@ -15,6 +16,7 @@ RULE_NAMES = {FindingKind.VULNERABILITY: "PackageVulnerability",
 MAX_TAGS = 10  # GitHub shows 10 tags per rule and rejects more than 20
 MAX_HELP_PACKAGES = 50
 MAX_HELP_REFERENCES = 20
+_WHITESPACE = re.compile(r"\s")
 
 
 def rule_id_for(finding: Finding) -> str:
@@ -22,7 +24,7 @@ def rule_id_for(finding: Finding) -> str:
 
 
 def _is_web_uri(value: str) -> bool:
-    return value.startswith(("https://", "http://")) and not any(ch.isspace() for ch in value)
+    return value.startswith(("https://", "http://")) and _WHITESPACE.search(value) is None
 
 
 def finding_entry(finding: Finding, scan: Scan | None, subject: str, uri: str,
@@ -36,23 +38,25 @@ def finding_entry(finding: Finding, scan: Scan | None, subject: str, uri: str,
     # and secrets have no package, so their line tells two of them in one file apart
     where = uri if finding.kind is FindingKind.VULNERABILITY else f"{uri}:{line}"
     digest = fingerprint(subject, rule_id, package_name, where)
-    score = security_severity(finding.severity, finding.max_score)
+    cvss_max = finding.max_score
+    score = security_severity(finding.severity, cvss_max)
     region: dict[str, Any] = {"startLine": line}
     if finding.end_line and finding.end_line >= line:
         region["endLine"] = finding.end_line
     location: dict[str, Any] = {"physicalLocation": {"artifactLocation": {"uri": uri}, "region": region}}
     if package is not None:
         location["message"] = {"text": f"{package.name}@{package.version}" if package.version else package.name}
+    severity = finding.severity
     properties: dict[str, Any] = {
         "vex_status": finding.status.value,
         "vex_justification": finding.vex.justification if finding.vex else None,
-        "severity": finding.severity.value,
-        "kind": finding.kind.value,
+        "severity": severity.value,
+        "scan_id": finding.scan_id,
     }
-    _add_optional(properties, finding, scan, include_remediation)
+    _add_optional(properties, finding, scan, include_remediation, cvss_max)
     result: dict[str, Any] = {
         "ruleId": rule_id,
-        "level": SEVERITY_LEVELS[finding.severity],
+        "level": SEVERITY_LEVELS[severity],
         "message": {"text": result_message(finding)},
         "locations": [location],
         "partialFingerprints": {FINGERPRINT_KEY: digest},
@@ -66,32 +70,38 @@ def finding_entry(finding: Finding, scan: Scan | None, subject: str, uri: str,
             suppression["properties"] = {"statement_id": finding.vex.statement_id,
                                          "source": finding.vex.source, "vex_status": finding.status.value}
         result["suppressions"] = [suppression]
-    return SarifEntry(rank=finding.severity.rank, rule_id=rule_id, fingerprint=digest, result=result,
-                      source=finding, severity=finding.severity, score=score)
+    return SarifEntry(rank=severity.rank, rule_id=rule_id, fingerprint=digest, result=result,
+                      source=finding, severity=severity, score=score, cvss_max=cvss_max)
 
 
 def _add_optional(properties: dict[str, Any], finding: Finding, scan: Scan | None,
-                  include_remediation: bool) -> None:
+                  include_remediation: bool, cvss_max: float | None) -> None:
+    """Properties that are only written when known (explicit checks: this runs once per finding)."""
     package = finding.package
-    optional: dict[str, Any] = {
-        "raw_severity": finding.raw_severity,
-        "package": package.name if package else None,
-        "installed_version": package.version if package else None,
-        "purl": package.purl if package else None,
-        "fixed_version": finding.fixed_version,
-        "cvss_score": finding.max_score,
-        "epss": finding.epss,
-        "kev": finding.kev,
-        "aliases": sorted(finding.aliases) or None,
-        "image": scan.artifact_name if scan and scan.artifact_name else None,
-        "scan_id": finding.scan_id,
-        "scanner_status": finding.scanner_status,
-    }
+    if finding.raw_severity is not None:
+        properties["raw_severity"] = finding.raw_severity
+    if package is not None:
+        properties["package"] = package.name
+        if package.version is not None:
+            properties["installed_version"] = package.version
+        if package.purl is not None:
+            properties["purl"] = package.purl
+    if finding.fixed_version is not None:
+        properties["fixed_version"] = finding.fixed_version
+    if cvss_max is not None:
+        properties["cvss_score"] = cvss_max
+    if finding.epss is not None:
+        properties["epss"] = finding.epss
+    if finding.kev is not None:
+        properties["kev"] = finding.kev
+    if finding.aliases:
+        properties["aliases"] = sorted(finding.aliases)
+    if scan is not None and scan.artifact_name:
+        properties["image"] = scan.artifact_name
+    if finding.scanner_status is not None:
+        properties["scanner_status"] = finding.scanner_status
     if include_remediation:
-        optional["remediation"] = remediation_text(finding)
-    for key, value in optional.items():
-        if value is not None:
-            properties[key] = value
+        properties["remediation"] = remediation_text(finding)
 
 
 def result_message(finding: Finding) -> str:
@@ -146,7 +156,9 @@ def build_finding_rule(rule_id: str, entries: list[SarifEntry], include_remediat
     properties: dict[str, Any] = {"tags": tags, "precision": "very-high"}
     if scores:
         properties["security-severity"] = f"{max(scores):.1f}"
-    text, markdown = _help(rule_id, worst, description, findings, references, include_remediation)
+    cvss = [entry.cvss_max for entry in entries if entry.cvss_max]
+    text, markdown = _help(rule_id, worst, max(cvss) if cvss else None, description, findings, references,
+                           include_remediation)
     rule: dict[str, Any] = {
         "id": rule_id,
         "name": RULE_NAMES[lead.kind],
@@ -162,10 +174,9 @@ def build_finding_rule(rule_id: str, entries: list[SarifEntry], include_remediat
     return rule
 
 
-def _help(rule_id: str, worst: Severity, description: str, findings: list[Finding],
+def _help(rule_id: str, worst: Severity, cvss_max: float | None, description: str, findings: list[Finding],
           references: list[str], include_remediation: bool) -> tuple[str, str]:
-    cvss = [score for score in (f.max_score for f in findings) if score]
-    score_note = f", CVSS {max(cvss):.1f}" if cvss else ""
+    score_note = f", CVSS {cvss_max:.1f}" if cvss_max else ""
     head = f"{rule_id} ({worst.value}{score_note})"
     text_lines = [head, description]
     md_lines = [f"**{_cell(head)}**", "", description, ""]

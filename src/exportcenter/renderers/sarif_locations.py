@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from urllib.parse import quote
 
 from exportcenter.model import Finding, Package, Scan
@@ -39,6 +40,7 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _IMAGE_REF = re.compile(r"^[\w.\-]+(:\d+)?(/[\w.\-]+)*(:[\w][\w.\-]{0,127})?(@sha256:[0-9a-fA-F]{64})?$")
 
 
+@lru_cache(maxsize=65536)
 def normalise_uri(raw: str | None) -> str | None:
     """A relative RFC 3986 reference for a file path, or None when nothing usable is left.
 
@@ -92,9 +94,14 @@ def automation_id(export_type: str, subject: str) -> str:
 
 
 def _looks_like_path(target: str, scan: Scan | None) -> bool:
+    return _target_is_path(target, scan.artifact_name if scan is not None else "")
+
+
+@lru_cache(maxsize=4096)
+def _target_is_path(target: str, artifact_name: str) -> bool:
     if not target or " (" in target or target.endswith(")"):
         return False  # Trivy's "image:tag (alpine 3.11.5)" / "Node.js" style labels
-    if scan is not None and scan.artifact_name and target.strip() == scan.artifact_name.strip():
+    if artifact_name and target.strip() == artifact_name.strip():
         return False
     if "/" not in target and "\\" not in target and "." not in target:
         return False  # a bare word such as "Node.js" has a dot; "Java" or "Python" are labels
@@ -142,5 +149,7 @@ def fallback_location(fallback_uri: str, subject: str) -> str:
 
 def fingerprint(*parts: str) -> str:
     """A sha256 over the parts joined with a separator that cannot occur in them unescaped."""
-    joined = "\x1f".join(part.replace("\x1f", " ") for part in parts)
+    joined = "\x1f".join(parts)
+    if joined.count("\x1f") != len(parts) - 1:
+        joined = "\x1f".join(part.replace("\x1f", " ") for part in parts)
     return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()

@@ -52,6 +52,7 @@ class SarifEntry:
     source: Finding | CodeGuardFinding
     severity: Severity
     score: str | None  # security-severity of this one finding
+    cvss_max: float | None = None  # highest CVSS score the finding carries
 
     @property
     def order_key(self) -> tuple[int, str, str]:

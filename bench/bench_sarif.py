@@ -1,0 +1,107 @@
+"""Benchmark the SARIF renderer on synthetic snapshots, against the orjson floor of the same snapshot.
+
+Usage: .venv/bin/python bench/bench_sarif.py [--sizes 1000,10000,50000] [--images 5] [--repeat 3]
+Prints one line per size: findings, best render time, orjson.dumps(snapshot) time, ratio, output size,
+gzipped size and results cut. The orjson floor serialises the frozen snapshot as it is (no SARIF shaping).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import random
+import resource
+import time
+from datetime import UTC, datetime
+
+import orjson
+
+from exportcenter.config import Settings
+from exportcenter.model import (
+    Cvss,
+    ExportOptions,
+    ExportScope,
+    ExportSnapshot,
+    Finding,
+    FindingKind,
+    Package,
+    Scan,
+    Severity,
+    VexStatus,
+)
+from exportcenter.renderers.base import RenderContext
+from exportcenter.renderers.sarif import render_bytes
+
+SEVERITIES = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO, Severity.UNKNOWN)
+
+
+def synthetic_snapshot(count: int, images: int, seed: int = 7) -> ExportSnapshot:
+    rng = random.Random(seed)  # noqa: S311 - benchmark data, not security
+    created = datetime(2024, 10, 28, tzinfo=UTC)
+    scans = tuple(Scan(id=f"scan-{i}", tenant="bench", source_format="trivy-json", scanner_name="trivy",
+                       scanner_version="0.50.0", artifact_name=f"registry.example/team/app-{i}:v1.{i}",
+                       artifact_type="container_image", artifact_digest=f"sha256:{i:064x}", os_family="alpine",
+                       os_name="3.19", created_at=created, document_digest=f"sha256:{i:064x}")
+                  for i in range(images))
+    vulns = [f"CVE-2024-{n:05d}" for n in range(max(50, count // 8))]
+    packages = [Package(name=f"pkg-{n}", version=f"1.{n % 17}.{n % 5}", purl=f"pkg:npm/pkg-{n}@1.{n % 17}",
+                        type="npm", path=f"app/node_modules/pkg-{n}/package.json") for n in range(max(20, count // 10))]
+    os_packages = [Package(name=f"lib{n}", version="1.0-r0", purl=f"pkg:apk/alpine/lib{n}@1.0-r0", type="alpine")
+                   for n in range(200)]
+    findings = []
+    for n in range(count):
+        severity = SEVERITIES[rng.randrange(len(SEVERITIES))]
+        package = rng.choice(os_packages) if n % 4 == 0 else rng.choice(packages)
+        vuln = rng.choice(vulns)
+        score = round(rng.uniform(0.1, 10.0), 1)
+        findings.append(Finding(
+            id=f"f-{n}", scan_id=scans[n % images].id, kind=FindingKind.VULNERABILITY, vuln_id=vuln,
+            severity=severity, raw_severity=severity.value.upper(), package=package,
+            fixed_version="2.0.0" if n % 3 else None,
+            cvss=(Cvss("3.1", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", score, "nvd"),),
+            title=f"{vuln}: synthetic issue in {package.name}",
+            description="A crafted input can make the parser read past the end of a buffer. " * 3,
+            references=(f"https://nvd.nist.gov/vuln/detail/{vuln}", f"https://github.com/advisories/{vuln}"),
+            cwes=("CWE-125",), target="Node.js",
+            status=VexStatus.NOT_AFFECTED if n % 50 == 0 else VexStatus.AFFECTED,
+        ))
+    return ExportSnapshot(export_id="bench", tenant="bench", export_type="scan_report", export_format="sarif",
+                          generated_at=created, scope=ExportScope(), options=ExportOptions(include_remediation=True),
+                          scans=scans, findings=tuple(findings))
+
+
+def best_of(repeat: int, action: object) -> float:
+    assert callable(action)  # noqa: S101 - benchmark helper
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="1000,10000,50000")
+    parser.add_argument("--images", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    settings = Settings()
+    print("findings  render_s  orjson_floor_s  ratio  bytes  gzip_bytes  results  warnings")
+    for size in (int(part) for part in args.sizes.split(",")):
+        snapshot = synthetic_snapshot(size, args.images)
+        output: list[bytes] = []
+        ctx = RenderContext(settings=settings)
+        render_time = best_of(args.repeat, lambda: output.append(render_bytes(snapshot, ctx)))  # noqa: B023
+        floor = best_of(args.repeat, lambda: orjson.dumps(snapshot))  # noqa: B023
+        data = output[-1]
+        log = orjson.loads(data)
+        emitted = sum(len(run["results"]) for run in log["runs"])
+        print(f"{size:8d}  {render_time:8.3f}  {floor:14.3f}  {render_time / floor:5.1f}  {len(data):9d}  "
+              f"{len(gzip.compress(data)):9d}  {emitted:7d}  {len(ctx.warnings)}")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of the whole run: {peak_mb:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
