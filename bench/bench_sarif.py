@@ -36,7 +36,7 @@ SEVERITIES = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, S
 
 
 def synthetic_snapshot(count: int, images: int, seed: int = 7) -> ExportSnapshot:
-    rng = random.Random(seed)  # noqa: S311 - benchmark data, not security
+    rng = random.Random(seed)
     created = datetime(2024, 10, 28, tzinfo=UTC)
     scans = tuple(Scan(id=f"scan-{i}", tenant="bench", source_format="trivy-json", scanner_name="trivy",
                        scanner_version="0.50.0", artifact_name=f"registry.example/team/app-{i}:v1.{i}",
@@ -71,7 +71,7 @@ def synthetic_snapshot(count: int, images: int, seed: int = 7) -> ExportSnapshot
 
 
 def best_of(repeat: int, action: object) -> float:
-    assert callable(action)  # noqa: S101 - benchmark helper
+    assert callable(action)
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
