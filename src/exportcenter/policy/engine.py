@@ -17,10 +17,12 @@ from functools import lru_cache
 
 from exportcenter.model import (
     Finding,
+    Package,
     PolicyOutcome,
     PolicyRuleResult,
     PolicyVerdict,
     Scan,
+    Severity,
     VexStatus,
 )
 from exportcenter.policy.model import PolicyRule, PolicySet, RuleCondition
@@ -29,6 +31,7 @@ from exportcenter.vex.purl import try_parse_purl
 Predicate = Callable[[Finding], bool]
 _GLOB_CHARS = frozenset("*?[")
 _PURL_BOUNDARY = frozenset("/@?#")
+_OPEN = frozenset(s for s in VexStatus if s.is_open)
 
 
 def verdict_id(scan_id: str, set_name: str, set_digest: str) -> str:
@@ -79,8 +82,10 @@ def evaluate_scans(
 
 
 def _evaluate_rule(rule: PolicyRule, findings: Sequence[Finding]) -> PolicyRuleResult:
-    predicate = compile_condition(rule.when)
-    matched = sorted(f.id for f in findings if predicate(f))
+    selected: Sequence[Finding] = findings
+    for check in compile_checks(rule.when):  # filter pass by pass: the set shrinks quickly
+        selected = [f for f in selected if check(f)]
+    matched = sorted(f.id for f in selected)
     count = len(matched)
     triggered = count > rule.max_count
     if triggered:
@@ -101,16 +106,27 @@ def _evaluate_rule(rule: PolicyRule, findings: Sequence[Finding]) -> PolicyRuleR
 
 def compile_condition(condition: RuleCondition) -> Predicate:
     """Turn a rule's conditions into one predicate over findings (all checks must hold)."""
+    checks = compile_checks(condition)
+
+    def predicate(finding: Finding) -> bool:
+        return all(check(finding) for check in checks)
+
+    return predicate
+
+
+def compile_checks(condition: RuleCondition) -> list[Predicate]:
+    """One predicate per condition given; a finding matches the rule when it passes all of them."""
     checks: list[Predicate] = [_status_check(condition.status)]
     if condition.kinds is not None:
         kinds = frozenset(condition.kinds)
         checks.append(lambda f: f.kind in kinds)
     if condition.severity_at_least is not None:
         floor = condition.severity_at_least.rank
-        checks.append(lambda f: f.severity.rank >= floor)
+        severe = frozenset(s for s in Severity if s.rank >= floor)
+        checks.append(lambda f: f.severity in severe)
     if condition.fix_available is not None:
         want_fix = condition.fix_available
-        checks.append(lambda f: f.has_fix == want_fix)
+        checks.append(lambda f: bool(f.fixed_version) == want_fix)
     if condition.cvss_at_least is not None:
         cvss_floor = condition.cvss_at_least
         checks.append(lambda f: (score := f.max_score) is not None and score >= cvss_floor)
@@ -132,21 +148,14 @@ def compile_condition(condition: RuleCondition) -> Predicate:
     if condition.package_allow is not None:
         allow = PackageMatcher(condition.package_allow)
         checks.append(lambda f: not allow.matches(f))
-
-    def predicate(finding: Finding) -> bool:
-        for check in checks:  # noqa: SIM110 - a plain loop is faster than all(genexpr) in this hot path
-            if not check(finding):
-                return False
-        return True
-
-    return predicate
+    return checks
 
 
 def _status_check(status: str | list[VexStatus]) -> Predicate:
     if status == "open":
-        return lambda f: f.status.is_open
+        return lambda f: f.status in _OPEN
     if status == "closed":
-        return lambda f: not f.status.is_open
+        return lambda f: f.status not in _OPEN
     if status == "all":
         return lambda f: True
     wanted = frozenset(VexStatus(s) for s in status)
@@ -168,6 +177,7 @@ class PackageMatcher:
         self._prefixes: list[str] = []
         self._purl_globs: list[str] = []
         self._name_globs: list[str] = []
+        self._memo: dict[tuple[str, str | None], bool] = {}  # many findings share one package
         for raw in patterns:
             pattern = raw.strip()
             globbed = bool(_GLOB_CHARS & set(pattern))
@@ -184,6 +194,14 @@ class PackageMatcher:
         package = finding.package
         if package is None:
             return False
+        key = (package.name, package.purl)
+        known = self._memo.get(key)
+        if known is None:
+            known = self._memo[key] = self._matches(package.name, package.purl)
+        return known
+
+    def _matches(self, name: str, purl: str | None) -> bool:
+        package = Package(name=name, purl=purl)
         if self._name_globs:
             name = package.name.lower()
             if any(fnmatch.fnmatchcase(name, g) for g in self._name_globs):

@@ -89,11 +89,12 @@ def apply_vex(
     artifact_names = {scan.id: scan.artifact_name for scan in scans}
     present = _PackagesPresent(findings, components, artifact_names)
 
+    keys: dict[str, str] = {}
     matched: set[int] = set()
     decided: set[int] = set()
     result: list[Finding] = []
     for finding in findings:
-        candidates = _candidates(finding, by_vuln)
+        candidates = _candidates(finding, by_vuln, keys)
         if not candidates:
             result.append(finding)
             continue
@@ -129,15 +130,28 @@ def _compile(position: int, statement: VexStatement, refs: dict[str, str]) -> _C
     )
 
 
-def _candidates(finding: Finding, by_vuln: dict[str, list[_CompiledStatement]]) -> list[_CompiledStatement]:
-    first = by_vuln.get(vuln_key(finding.vuln_id))
-    if not finding.aliases:
-        return first or []
-    seen: dict[int, _CompiledStatement] = {item.position: item for item in first or ()}
-    for alias in finding.aliases:
-        for item in by_vuln.get(vuln_key(alias), ()):
-            seen.setdefault(item.position, item)
-    return list(seen.values())
+def _candidates(
+    finding: Finding, by_vuln: dict[str, list[_CompiledStatement]], keys: dict[str, str]
+) -> list[_CompiledStatement]:
+    """Statements filed under the finding's id or one of its aliases (``keys`` memoises vuln_key)."""
+    found: list[_CompiledStatement] | None = None
+    several = False
+    for identifier in (finding.vuln_id, *finding.aliases):
+        key = keys.get(identifier)
+        if key is None:
+            key = keys[identifier] = vuln_key(identifier)
+        hits = by_vuln.get(key)
+        if hits:
+            if found is None:
+                found = hits
+            else:
+                several = True
+                found = [*found, *hits]
+    if found is None:
+        return []
+    if several:  # the same statement may be filed under the id and an alias
+        return list({item.position: item for item in found}.values())
+    return found
 
 
 def _applies(
