@@ -55,7 +55,8 @@ def build_snapshot(*, export_id: str, tenant: str, export_type: str, export_form
     if doc_sarif_scans := [d.scan for d in documents if d.scan is not None and d.source_format == "sarif"]:
         scans.extend(doc_sarif_scans)
 
-    outcome = apply_vex(scans, findings, vex_statements)
+    components, dependencies = _merge_inventory(sboms)
+    outcome = apply_vex(scans, findings, vex_statements, components=components)
     findings = list(outcome.findings)
     warnings.extend(_unmatched_warnings(findings, outcome.unmatched))
 
@@ -71,7 +72,6 @@ def build_snapshot(*, export_id: str, tenant: str, export_type: str, export_form
         for policy_set in policy_sets.values():
             verdicts.append(evaluate(scan, by_scan.get(scan.id, []), policy_set, generated_at))
 
-    components, dependencies = _merge_inventory(sboms)
     return ExportSnapshot(
         export_id=export_id, tenant=tenant, export_type=export_type, export_format=export_format,
         generated_at=generated_at, scope=scope, options=options, scans=tuple(scans), findings=tuple(findings),
