@@ -286,3 +286,25 @@ def test_registries_cover_the_spec_table() -> None:
     assert set(csv_writer.RENDERERS) | set(xlsx.RENDERERS) == {
         (ExportType.SCAN_SUMMARY, "csv"), (ExportType.VULNERABILITY_REPORT, "csv"), (ExportType.AUDIT_LOG, "csv"),
         (ExportType.SCAN_SUMMARY, "xlsx"), (ExportType.VULNERABILITY_REPORT, "xlsx")}
+
+
+class WriteOnlyStream:
+    """An upload or hashing stream: nothing but ``write``."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.chunks.append(bytes(data))
+        return len(data)
+
+
+def test_renderers_need_nothing_but_write_on_the_output() -> None:
+    snapshot = snapshot_of(SCANS, export_type="vulnerability_report", export_format="csv")
+    stream = WriteOnlyStream()
+    csv_writer.render_vulnerability_report_csv(snapshot, stream, RenderContext(Settings()))  # type: ignore[arg-type]
+    assert b"".join(stream.chunks) == render_csv(ExportType.VULNERABILITY_REPORT, snapshot)[2]
+    stream = WriteOnlyStream()
+    xlsx.render_vulnerability_report_xlsx(snapshot, stream, RenderContext(Settings()))  # type: ignore[arg-type]
+    book = open_workbook(b"".join(stream.chunks))
+    assert_same_values(data_rows(book), render_csv(ExportType.VULNERABILITY_REPORT, snapshot)[0])

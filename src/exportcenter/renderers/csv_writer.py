@@ -19,9 +19,10 @@ from typing import BinaryIO
 from exportcenter.model import ExportFormat, ExportSnapshot, ExportType
 from exportcenter.renderers.base import RenderContext, RenderFunction
 from exportcenter.renderers.columns import build_table
-from exportcenter.renderers.tabular_cells import csv_text
+from exportcenter.renderers.tabular_cells import csv_row, csv_text
 
 UTF8_BOM = b"\xef\xbb\xbf"
+FLUSH_EVERY_ROWS = 2_000
 
 
 def write_csv(export_type: ExportType, snapshot: ExportSnapshot, out: BinaryIO, ctx: RenderContext) -> int:
@@ -29,17 +30,20 @@ def write_csv(export_type: ExportType, snapshot: ExportSnapshot, out: BinaryIO, 
     table = build_table(export_type, snapshot)
     if snapshot.options.csv_bom:
         out.write(UTF8_BOM)
-    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
-    try:
-        writer = csv.writer(text, lineterminator="\r\n")
-        writer.writerow([csv_text(table.cleaner.text(h)) for h in table.headers])
-        count = 0
-        for row in table.rows:
-            writer.writerow([csv_text(value) for value in row])
-            count += 1
-        text.flush()
-    finally:
-        text.detach()  # leave the caller's stream open
+    # csv.writer fills a text buffer that is encoded and handed on in chunks, so ``out`` only needs
+    # ``write(bytes)`` (a file, a hashing or upload stream) and memory stays flat however many rows.
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([csv_text(table.cleaner.text(h)) for h in table.headers])
+    count = 0
+    for row in table.rows:
+        writer.writerow(csv_row(row))
+        count += 1
+        if count % FLUSH_EVERY_ROWS == 0:
+            out.write(buffer.getvalue().encode("utf-8"))
+            buffer.seek(0)
+            buffer.truncate()
+    out.write(buffer.getvalue().encode("utf-8"))
     table.cleaner.report(ctx)
     return count
 

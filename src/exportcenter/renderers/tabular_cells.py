@@ -25,6 +25,7 @@ EXCEL_MAX_CELL_CHARS = 32_767
 CUT_MARKER = " [... cut: {removed} more characters]"
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 REPLACEMENT_CHAR = "\ufffd"
+_TRIGGER_CHARS = frozenset(FORMULA_TRIGGERS)
 
 _ILLEGAL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
@@ -61,13 +62,17 @@ def csv_text(value: Cell) -> str:
         return ""
     if isinstance(value, bool):  # not produced by our schemas, but never print True/False
         return "yes" if value else "no"
-    if isinstance(value, int):
+    if isinstance(value, int | float):
         return str(value)
-    if isinstance(value, float):
-        return repr(value)
-    if value.startswith(FORMULA_TRIGGERS):
+    if value[:1] in _TRIGGER_CHARS:
         return "'" + value
     return value
+
+
+def csv_row(values: tuple[Cell, ...]) -> list[Cell]:
+    """A row ready for ``csv.writer`` (which writes None as "" and numbers with ``str``, as
+    ``csv_text`` does): only text that could start a formula is changed."""
+    return ["'" + v if v.__class__ is str and v[:1] in _TRIGGER_CHARS else v for v in values]  # type: ignore[operator,index]
 
 
 @dataclass
@@ -99,8 +104,10 @@ class CellCleaner:
 
     def row(self, values: tuple[Cell, ...], where: str = "") -> tuple[Cell, ...]:
         """Clean every text cell of a row (numbers and empty cells pass through)."""
-        if not any(isinstance(v, str) and (not v.isascii() or len(v) > 64 or not v.isprintable())
-                   for v in values):
+        strings = [v for v in values if v.__class__ is str]
+        # one regex pass over the whole row: the separator (LF) is itself legal
+        if (_ILLEGAL_CHARS.search("\n".join(strings)) is None  # type: ignore[arg-type]
+                and max(map(len, strings), default=0) <= self.max_chars // 2):  # type: ignore[arg-type]
             return values
         return tuple(self.text(v, where) if isinstance(v, str) else v for v in values)
 

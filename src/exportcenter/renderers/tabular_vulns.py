@@ -53,13 +53,9 @@ def _kev(findings: list[Finding]) -> str | None:
     return "yes" if any(flags) else "no"
 
 
-def _distinct(values: object) -> list[str]:
-    seen: dict[str, None] = {}
-    if isinstance(values, list | tuple):
-        for value in values:
-            if value:
-                seen.setdefault(str(value), None)
-    return sorted(seen)
+def _distinct(values: list[str | None]) -> list[str]:
+    """Sorted unique non-empty values."""
+    return sorted({v for v in values if v})
 
 
 def _joined(values: list[str]) -> str | None:
@@ -96,7 +92,7 @@ def _row(findings: list[Finding], images: dict[str, str], include_remediation: b
     first = findings[0]
     severity = max((f.severity for f in findings), key=lambda s: s.rank)
     best = _best_cvss(findings)
-    image_names = _distinct([images.get(f.scan_id, f.scan_id) for f in findings])
+    image_names = _distinct([images.get(f.scan_id) or f.scan_id for f in findings])
     packages = _distinct([_package_label(f) for f in findings])
     aliases = _distinct([a for f in findings for a in f.aliases if a != first.vuln_id])
     titles = _distinct([f.title for f in findings])

@@ -172,12 +172,33 @@ def _write_summary(sheet: Worksheet, table: Table, snapshot: ExportSnapshot, ctx
         _put(sheet, offset, 1, clean(value) if isinstance(value, str) else value, None, formats.quoted)
 
 
+class _StreamOnly:
+    """Lets the zip writer stream to an output that has ``write`` only (no tell/seek/flush)."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+
+    def write(self, data: bytes) -> int:
+        self._out.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        flush = getattr(self._out, "flush", None)
+        if callable(flush):
+            flush()
+
+
+def _zip_target(out: BinaryIO) -> BinaryIO | _StreamOnly:
+    seekable = getattr(out, "seekable", None)
+    return out if callable(seekable) and seekable() else _StreamOnly(out)
+
+
 def write_xlsx(export_type: ExportType, snapshot: ExportSnapshot, out: BinaryIO, ctx: RenderContext,
                *, max_rows: int = EXCEL_MAX_ROWS) -> int:
     """Write one tabular export as XLSX; returns the number of data rows. ``max_rows`` counts the
     header row of each data sheet (tests pass a tiny value to exercise the overflow)."""
     table = build_table(export_type, snapshot)
-    book = xlsxwriter.Workbook(out, WORKBOOK_OPTIONS)
+    book = xlsxwriter.Workbook(_zip_target(out), WORKBOOK_OPTIONS)
     try:
         book.set_properties({"title": f"{table.title} {snapshot.export_id}", "author": "ExportCenter",
                              "company": snapshot.tenant, "comments": f"tenant {snapshot.tenant}",
