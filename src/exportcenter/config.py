@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     executor: Literal["embedded", "procrastinate"] = "embedded"
     worker_concurrency: int = 2
     max_job_attempts: int = 3
+    job_lease_seconds: int = 60  # a processing job whose heartbeat is older is taken back
+    job_poll_seconds: float = 0.5
+    job_stage_delay_seconds: float = 0.0  # demos/tests only: pause after each stage
+    retention_interval_seconds: int = 300
     tenant_max_concurrent_exports: int = 10
     max_upload_bytes: int = 64 * 1024 * 1024
     download_url_ttl_seconds: int = 3600

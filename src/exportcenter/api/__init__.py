@@ -1,0 +1,1 @@
+"""The REST API (FastAPI): exports, scans, events, signed downloads."""
