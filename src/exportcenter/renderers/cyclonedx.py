@@ -26,7 +26,7 @@ from exportcenter.model import Component, ExportSnapshot
 from exportcenter.renderers.base import RenderContext
 from exportcenter.renderers.cyclonedx_vulns import build_vulnerabilities
 from exportcenter.renderers.licenses import cyclonedx_licenses
-from exportcenter.renderers.sbom_inventory import Inventory, build_inventory
+from exportcenter.renderers.sbom_inventory import Inventory, build_inventory, paused_gc
 from exportcenter.util import jsonio
 from exportcenter.util.timeutil import iso_z
 
@@ -63,7 +63,8 @@ def resolve_version(snapshot: ExportSnapshot) -> str:
 
 def render_cyclonedx(snapshot: ExportSnapshot, out: BinaryIO, ctx: RenderContext) -> None:
     """Renderer entry point: write the BOM as indented JSON."""
-    out.write(jsonio.dumps(build_cyclonedx(snapshot, ctx)))
+    with paused_gc():
+        out.write(jsonio.dumps(build_cyclonedx(snapshot, ctx)))
 
 
 def build_cyclonedx(snapshot: ExportSnapshot, ctx: RenderContext, version: str | None = None) -> dict[str, Any]:

@@ -14,8 +14,11 @@ defined references, de-duplicated and sorted; each root depends on the top-level
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -63,6 +66,20 @@ class Inventory:
         if root is not None:
             return [root]
         return [self.roots[0].component.bom_ref] if self.roots else []
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Building a large document allocates hundreds of thousands of small dicts and lists, and each
+    automatic collection then walks the whole snapshot: measured 3.5 s with and 1.0 s without at 50k
+    findings. Nothing we build is cyclic, so collection waits until the document is done."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def base_purl(purl: str) -> str:

@@ -28,7 +28,7 @@ from exportcenter import __version__
 from exportcenter.model import Component, ExportSnapshot, Finding, FindingKind
 from exportcenter.renderers.base import RenderContext
 from exportcenter.renderers.licenses import SpdxLicenseRegistry
-from exportcenter.renderers.sbom_inventory import Inventory, build_inventory
+from exportcenter.renderers.sbom_inventory import Inventory, build_inventory, paused_gc
 from exportcenter.util import jsonio
 from exportcenter.util.timeutil import iso_z
 
@@ -54,7 +54,8 @@ _OMIT_WORDS = frozenset({"omit", "none", "no", "false", "0"})
 
 def render_spdx(snapshot: ExportSnapshot, out: BinaryIO, ctx: RenderContext) -> None:
     """Renderer entry point: write the SPDX 2.3 document as indented JSON."""
-    out.write(jsonio.dumps(build_spdx(snapshot, ctx)))
+    with paused_gc():
+        out.write(jsonio.dumps(build_spdx(snapshot, ctx)))
 
 
 def spdx_id(prefix: str, name: str, key: str) -> str:
