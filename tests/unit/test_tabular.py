@@ -308,3 +308,12 @@ def test_renderers_need_nothing_but_write_on_the_output() -> None:
     xlsx.render_vulnerability_report_xlsx(snapshot, stream, RenderContext(Settings()))  # type: ignore[arg-type]
     book = open_workbook(b"".join(stream.chunks))
     assert_same_values(data_rows(book), render_csv(ExportType.VULNERABILITY_REPORT, snapshot)[0])
+
+
+def test_a_refused_cell_fails_the_export_instead_of_vanishing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from xlsxwriter.worksheet import Worksheet
+
+    snapshot = snapshot_of([JUICE], export_type="vulnerability_report", export_format="xlsx")
+    monkeypatch.setattr(Worksheet, "write_number", lambda *args, **kwargs: -1)  # "row out of range"
+    with pytest.raises(RenderError, match="row or column outside the sheet"):
+        render_xlsx(ExportType.VULNERABILITY_REPORT, snapshot)

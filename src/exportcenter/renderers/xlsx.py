@@ -71,8 +71,9 @@ class _Formats:
                 {"bold": True, "bg_color": background, "font_color": font, "border": 1})
 
 
-def _check(code: int, where: str) -> None:
-    if code != 0:
+def _check(code: int | None, where: str) -> None:
+    """XlsxWriter reports refusals as negative return codes (some methods are typed ``None``)."""
+    if code is not None and code != 0:
         reasons = {-1: "row or column outside the sheet", -2: "text longer than 32,767 characters",
                    -3: "URL longer than Excel allows", -4: "text too long"}
         raise RenderError(f"XLSX writer refused {where}: {reasons.get(code, f'error code {code}')}")
