@@ -136,3 +136,11 @@ def test_custom_fields_in_creation_comment() -> None:
     doc = build_spdx(edge_case_snapshot(options), context())
     assert "ticket: SEC-42" in doc["creationInfo"]["comment"]
     assert doc["creationInfo"]["creators"] == ["Tool: exportcenter-0.1.0"]
+
+
+def test_licence_text_that_crashes_the_expression_library_is_kept_as_a_name() -> None:
+    # 'REGCOMP,' comes from the real Grype defectdojo-1.13.1 scan; license_expression raises AttributeError on it
+    from exportcenter.renderers.licenses import expression_with_refs, normalize_expression
+
+    assert normalize_expression("REGCOMP,") is None
+    assert expression_with_refs("REGCOMP,") is None

@@ -53,7 +53,7 @@ def normalize_expression(text: str) -> str | None:
         return None
     try:
         parsed = _licensing().parse(cleaned, validate=True, strict=True)
-    except (ExpressionError, TypeError, ValueError):
+    except (ExpressionError, TypeError, ValueError, AttributeError):  # the library raises AttributeError on some inputs
         return None
     if parsed is None:
         return None
@@ -77,7 +77,7 @@ def expression_with_refs(text: str) -> tuple[str, tuple[str, ...]] | None:
         if not unknown or not all(_LICENSE_REF.match(symbol) for symbol in unknown):
             return None
         parsed = _licensing().parse(cleaned, validate=False, strict=True)
-    except (ExpressionError, TypeError, ValueError):
+    except (ExpressionError, TypeError, ValueError, AttributeError):  # the library raises AttributeError on some inputs
         return None
     if parsed is None:
         return None
