@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from exportcenter.cli.data_cmds import db_app, formats_command, ingest_command, scans_command
+from exportcenter.cli.evidence import keys_app, verify_command
 from exportcenter.cli.export_cmds import export_command, exports_app
 
 app = typer.Typer(name="exportcenter", help="Exports of container-security data: reports, SBOMs, SARIF, evidence.",
@@ -15,6 +16,8 @@ app.command("formats")(formats_command)
 app.command("scans")(scans_command)
 app.add_typer(exports_app, name="exports")
 app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.command("verify")(verify_command)
 
 
 def main() -> None:

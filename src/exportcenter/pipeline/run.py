@@ -115,14 +115,14 @@ def _stages(runtime: Runtime, row: ExportRow, worker_id: str, staging: Path,
         snapshot = gather(session, runtime.settings, row, generated_at)
     _stage(runtime, row, worker_id, "render", 30, progress)
     files, warnings = render_artifacts(runtime.settings, snapshot, staging)
+    expires = generated_at + timedelta(days=runtime.settings.retention_days)
     if snapshot.options.include_evidence or row.type == ExportType.EVIDENCE_BUNDLE:
         _stage(runtime, row, worker_id, "seal", 70, progress)
         from exportcenter.pipeline.evidence import seal_export
 
-        files = seal_export(runtime.settings, snapshot, staging, files)
+        files = seal_export(runtime.settings, snapshot, staging, files, expires)
     _stage(runtime, row, worker_id, "store", 85, progress)
     created = row.created_at
-    expires = generated_at + timedelta(days=runtime.settings.retention_days)
     manifest = build_manifest(row.id, generated_at, expires, files)
     manifest_path = staging / "manifest.json"
     manifest_path.write_bytes(dumps(manifest))
