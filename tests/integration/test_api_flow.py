@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import websockets
 
-from tests.integration.conftest import SMALL_SCAN, OTHER_SCAN, Server, export_body, upload, wait_status
+from tests.integration.conftest import OTHER_SCAN, SMALL_SCAN, Server, export_body, upload, wait_status
 
 
 async def _collect_events(url: str, export_ids: list[str], submit: Any, until: str = "completed") -> list[dict[str, Any]]:

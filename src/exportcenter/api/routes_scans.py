@@ -56,7 +56,12 @@ class UploadLimit:
         return f"upload exceeds the limit of {self.max_bytes} bytes"
 
 
-@router.post("/scans", status_code=201, response_model=IngestResponse, responses=PROBLEMS)  # type: ignore[arg-type]
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}}}}}
+
+
+@router.post("/scans", status_code=201, response_model=IngestResponse, responses=PROBLEMS,  # type: ignore[arg-type]
+             openapi_extra=UPLOAD_BODY)
 async def upload_scan(request: Request,
                       principal: Annotated[Principal, Depends(requires("export:write"))]) -> IngestResponse:
     """Multipart upload (field ``file``) of a Trivy/Grype/CycloneDX/SPDX/OpenVEX/CSAF/SARIF document."""
