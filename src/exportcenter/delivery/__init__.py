@@ -187,7 +187,7 @@ def _retry_one(runtime: Runtime, row: ExportRow) -> str:
                                        permanent=True))
     workdir = Path(tempfile.mkdtemp(prefix=f"deliver-{row.id}-", dir=_staging(runtime)))
     try:
-        files = _fetch_artifacts(runtime, row, workdir)
+        files = fetch_artifacts(runtime, row, workdir)
         ctx = build_context(runtime, row, files, manifest=row.manifest)
         return attempt_delivery(runtime, row, method, config, ctx)
     except ExportCenterError as exc:  # the store is down: try again later
@@ -203,7 +203,7 @@ def _staging(runtime: Runtime) -> Path:
     return root
 
 
-def _fetch_artifacts(runtime: Runtime, row: ExportRow, workdir: Path) -> list[tuple[str, Path]]:
+def fetch_artifacts(runtime: Runtime, row: ExportRow, workdir: Path) -> list[tuple[str, Path]]:
     """Copy the stored artifacts (and manifest) to local files, as the first attempt had them."""
     prefix = _prefix(row)
     names = [a["name"] for a in (row.manifest or {}).get("artifacts", [])] + ["manifest.json"]
@@ -216,5 +216,5 @@ def _fetch_artifacts(runtime: Runtime, row: ExportRow, workdir: Path) -> list[tu
     return files
 
 
-__all__ = ["METHODS", "DeliveryStatus", "attempt_delivery", "build_context", "deliver_export",
+__all__ = ["METHODS", "DeliveryStatus", "attempt_delivery", "build_context", "deliver_export", "fetch_artifacts",
            "retry_due_deliveries"]
