@@ -38,6 +38,13 @@ def _zip_date_time(moment: datetime) -> tuple[int, int, int, int, int, int]:
     return (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second)
 
 
+def canonical_mtime(fmt: ArchiveFormat, moment: datetime) -> int:
+    """The member mtime (epoch seconds) the writer stores for ``moment`` in this format."""
+    if fmt == "zip":
+        return int(datetime(*_zip_date_time(moment), tzinfo=UTC).timestamp())
+    return int(moment.timestamp())
+
+
 def _entry_size(source: EntrySource) -> int:
     return len(source) if isinstance(source, bytes) else source.stat().st_size
 
@@ -146,6 +153,7 @@ class ArchiveMember:
     name: str
     size: int
     stream: BinaryIO
+    mtime: int
 
 
 def detect_format(path: Path) -> ArchiveFormat:
@@ -163,6 +171,11 @@ def detect_format(path: Path) -> ArchiveFormat:
 
 def _hostile(name: str, reason: str) -> VerificationError:
     return VerificationError(f"hostile archive: member {name!r} refused ({reason})", member=name)
+
+
+def _noncanonical(name: str, reason: str) -> VerificationError:
+    return VerificationError(f"non-canonical archive metadata on {name!r}: {reason} (bundle repacked or edited)",
+                             member=name)
 
 
 def _check_name(name: str, seen: set[str], previous: str | None) -> None:
@@ -193,12 +206,53 @@ def _zip_kind_problem(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
+def _zip_metadata_problem(info: zipfile.ZipInfo) -> str | None:
+    """Anything but the canonical metadata the writer produces (so even container edits show)."""
+    if info.create_system != 3 or info.external_attr != (0o100000 | MEMBER_MODE) << 16:
+        return f"mode/system {info.create_system}:{info.external_attr >> 16:o}, expected Unix 100644"
+    if info.extra or info.comment:
+        return "extra field or comment present"
+    fields = (info.create_version, info.extract_version, info.reserved, info.internal_attr, info.volume)
+    if fields != (20, 20, 0, 0, 0):
+        return "version, internal attribute or disk fields differ from the writer's"
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        return f"compression method {info.compress_type}"
+    return None
+
+
+def _zip_local_header_problem(raw: BinaryIO, info: zipfile.ZipInfo) -> tuple[str | None, int]:
+    """Local header must agree with the central directory; returns (problem, offset after the entry)."""
+    raw.seek(info.header_offset)
+    header = raw.read(30)
+    if len(header) != 30 or header[:4] != b"PK\x03\x04":
+        return "bad local header", 0
+    _, version, flags, method, dos_time, dos_date, crc, csize, usize, name_length, extra_length = struct.unpack(
+        "<4sHHHHHIIIHH", header
+    )
+    local_name = raw.read(name_length)
+    date_time = ((dos_date >> 9) + 1980, (dos_date >> 5) & 0xF, dos_date & 0x1F,
+                 dos_time >> 11, (dos_time >> 5) & 0x3F, (dos_time & 0x1F) * 2)
+    expected_name = info.filename.encode("utf-8" if flags & 0x800 else "cp437")
+    local = (version, flags, method, date_time, local_name)
+    if local != (info.extract_version, info.flag_bits, info.compress_type, info.date_time, expected_name):
+        return "local header disagrees with the central directory", 0
+    if extra_length or flags & 0x8 or (crc, csize, usize) != (info.CRC, info.compress_size, info.file_size):
+        return "local header sizes/CRC disagree with the central directory", 0
+    return None, info.header_offset + 30 + name_length + extra_length + info.compress_size
+
+
+def _zip_mtime(info: zipfile.ZipInfo) -> int:
+    return int(datetime(*info.date_time, tzinfo=UTC).timestamp())
+
+
 def _iter_zip(path: Path) -> Iterator[ArchiveMember]:
     with path.open("rb") as raw, zipfile.ZipFile(raw) as archive:
         infos = archive.infolist()
         seen: set[str] = set()
         previous: str | None = None
         expected_offset = 0
+        if archive.comment:
+            raise _hostile(infos[0].filename if infos else path.name, "archive comment present")
         for info in infos:
             _check_name(info.filename, seen, previous)
             previous = info.filename
@@ -207,19 +261,25 @@ def _iter_zip(path: Path) -> Iterator[ArchiveMember]:
                 raise _hostile(info.filename, problem)
             if info.header_offset != expected_offset:
                 raise _hostile(info.filename, "unlisted bytes between ZIP entries")
-            raw.seek(info.header_offset)
-            header = raw.read(30)
-            if len(header) != 30 or header[:4] != b"PK\x03\x04":
-                raise _hostile(info.filename, "bad local header")
-            name_length, extra_length = struct.unpack("<HH", header[26:30])
-            descriptor = 16 if info.flag_bits & 0x8 else 0
-            expected_offset = info.header_offset + 30 + name_length + extra_length + info.compress_size
-            expected_offset += descriptor
+            problem, expected_offset = _zip_local_header_problem(raw, info)
+            if problem:
+                raise _hostile(info.filename, problem)
+            problem = _zip_metadata_problem(info)
+            if problem:
+                raise _noncanonical(info.filename, problem)
         if infos and expected_offset != archive.start_dir:
             raise _hostile(infos[-1].filename, "unlisted bytes before the ZIP central directory")
+        raw.seek(0, os.SEEK_END)
+        end = raw.tell()
+        raw.seek(end - 22)
+        central_size = end - 22 - archive.start_dir
+        canonical_end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, len(infos), len(infos), central_size,
+                                    archive.start_dir, 0)
+        if raw.read(22) != canonical_end:
+            raise _noncanonical(path.name, "end-of-central-directory record differs from the writer's")
         for info in infos:
             with archive.open(info) as stream:
-                yield ArchiveMember(info.filename, info.file_size, stream)  # type: ignore[arg-type]
+                yield ArchiveMember(info.filename, info.file_size, stream, _zip_mtime(info))  # type: ignore[arg-type]
 
 
 def _tar_kind_problem(info: tarfile.TarInfo) -> str | None:
@@ -236,8 +296,16 @@ def _tar_kind_problem(info: tarfile.TarInfo) -> str | None:
     return None
 
 
+_GZIP_CANONICAL_PREFIX = b"\x1f\x8b\x08\x00\x00\x00\x00\x00"
+
+
 def _iter_tar(path: Path) -> Iterator[ArchiveMember]:
-    with tarfile.open(path, mode="r|gz", bufsize=COPY_CHUNK) as archive:
+    with path.open("rb") as raw:
+        header = raw.read(10)
+    gzip_header_ok = header[:8] == _GZIP_CANONICAL_PREFIX and header[8:9] in (b"\x00", b"\x02", b"\x04")
+    gzip_header_ok = gzip_header_ok and header[9:] == b"\xff"
+    # GzipFile checks the gzip CRC-32 and length once drained; tarfile's own "r|gz" never does
+    with gzip.open(path, "rb") as gz, tarfile.open(fileobj=gz, mode="r|", bufsize=COPY_CHUNK) as archive:
         seen: set[str] = set()
         previous: str | None = None
         for info in archive:
@@ -246,10 +314,20 @@ def _iter_tar(path: Path) -> Iterator[ArchiveMember]:
             problem = _tar_kind_problem(info)
             if problem:
                 raise _hostile(info.name, problem)
+            if (info.mode, info.uid, info.gid, info.uname, info.gname) != (MEMBER_MODE, 0, 0, "", ""):
+                raise _noncanonical(info.name, f"mode {info.mode:o}, owner {info.uid}:{info.gid} "
+                                               f"{info.uname!r}:{info.gname!r}; expected 644, 0:0 without names")
+            if info.pax_headers:
+                raise _noncanonical(info.name, "PAX extended header present")
             stream = archive.extractfile(info)
             if stream is None:  # pragma: no cover - regular files always have data
                 raise _hostile(info.name, "no data")
-            yield ArchiveMember(info.name, info.size, stream)  # type: ignore[arg-type]
+            yield ArchiveMember(info.name, info.size, stream, int(info.mtime))  # type: ignore[arg-type]
+        if not gzip_header_ok:  # checked after the members, so a hostile entry is reported as such first
+            raise _noncanonical(path.name, "gzip header carries a name, a time, flags or an OS byte")
+        for chunk in iter(lambda: gz.read(COPY_CHUNK), b""):  # drain: gzip verifies CRC-32 and size at EOF
+            if chunk.count(0) != len(chunk):
+                raise _hostile(previous or path.name, "data hidden after the end of the tar archive")
 
 
 def iter_members(path: Path) -> Iterator[ArchiveMember]:

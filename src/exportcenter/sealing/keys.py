@@ -176,11 +176,17 @@ def load_public_key(path: Path) -> PublicKey:
 
 
 def load_trusted_keys(paths: Iterable[Path]) -> list[PublicKey]:
-    """Several keys at once (rotation): a path may be a PEM file or a directory of ``*.pem`` files."""
+    """Several keys at once (rotation): a path may be a PEM file or a directory of ``*.pem`` files.
+
+    In a directory, private key files (a key pair generated in place) are skipped, never parsed.
+    """
     keys: list[PublicKey] = []
     for path in paths:
         if path.is_dir():
-            keys.extend(load_public_key(item) for item in sorted(path.glob("*.pem")))
+            for item in sorted(path.glob("*.pem")):
+                data = item.read_bytes()
+                if b"PRIVATE KEY" not in data:
+                    keys.append(load_public_key_pem(data, f"public key file {item}"))
         else:
             keys.append(load_public_key(path))
     return keys

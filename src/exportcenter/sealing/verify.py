@@ -19,10 +19,11 @@ import orjson
 
 from exportcenter.errors import VerificationError
 from exportcenter.sealing import names
-from exportcenter.sealing.archive import iter_members
+from exportcenter.sealing.archive import canonical_mtime, detect_format, iter_members
 from exportcenter.sealing.hashing import sha256_bytes, sha256_stream
 from exportcenter.sealing.keys import PublicKey
 from exportcenter.sealing.record import MAX_SEAL_FILE_BYTES, SealCheck, VerifiedBundle, check_seal, compare_artifacts
+from exportcenter.util.timeutil import parse_time
 
 _KEPT_IN_MEMORY = frozenset({names.MANIFEST, *names.SEAL_FILES})
 _STREAM_ERRORS = (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, gzip.BadGzipFile, OSError)
@@ -57,12 +58,15 @@ def verify_bundle(path: Path, trusted_keys: Sequence[PublicKey]) -> VerifiedBund
     """Verify a ZIP or TAR.GZ evidence bundle against the trusted public keys (rotation: several)."""
     if not trusted_keys:
         raise VerificationError("no trusted public key given: pass at least one --key")
+    fmt = detect_format(path)
     digests: dict[str, str] = {}
+    mtimes: dict[str, int] = {}
     kept: dict[str, bytes] = {}
     current = ""
     try:
         for member in iter_members(path):
             current = member.name
+            mtimes[member.name] = member.mtime
             if member.name in _KEPT_IN_MEMORY:
                 data = _read_capped(member.stream, member.name)
                 kept[member.name] = data
@@ -80,6 +84,13 @@ def verify_bundle(path: Path, trusted_keys: Sequence[PublicKey]) -> VerifiedBund
     seal = check_seal(kept[names.RECORD], kept[names.ATTESTATION], trusted_keys)
     compare_artifacts(seal.subjects, digests, seal.record)
     _check_manifest(kept.get(names.MANIFEST), seal)
+    sealed_at = parse_time(seal.record["sealed_at"])
+    expected_mtime = canonical_mtime(fmt, sealed_at) if sealed_at else None
+    for name, mtime in sorted(mtimes.items()):
+        if mtime != expected_mtime:
+            raise VerificationError(
+                f"non-canonical archive metadata on {name!r}: mtime {mtime}, sealed at {expected_mtime} "
+                "(bundle repacked or edited)", member=name)
     return VerifiedBundle(
         bundle_id=str(seal.record["bundle_id"]), sealed_at=str(seal.record["sealed_at"]),
         merkle_root=str(seal.record["merkle_root"]), keyid=seal.keyid, artifacts=dict(seal.subjects),
