@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     url_signing_key: str | None = None
     chromium_path: str | None = None
     pdf_timeout_seconds: float = 120.0
-    pdf_chunk_rows: int = 1000
+    pdf_chunk_rows: int = 500
     signing_key_file: Path | None = None
     signing_key_env: str = "EXPORTCENTER_SIGNING_KEY"
     trusted_keys_dir: Path | None = None
