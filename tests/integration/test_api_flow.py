@@ -8,6 +8,7 @@ import json
 import re
 import sqlite3
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -173,9 +174,14 @@ def test_audit_log_records_api_actions(server: Server) -> None:
         export_id = client.post("/api/v1/exports", json=export_body(scan_id)).json()["export_id"]
         wait_status(client, export_id, {"completed"})
         assert client.get("/api/v1/exports/exp-doesnotexist").status_code == 404
-    with sqlite3.connect(server.home / "exportcenter.db") as db:
-        rows = db.execute("SELECT actor, action, resource, outcome, source_address FROM audit_log "
-                          "WHERE tenant = 'audited' ORDER BY seq").fetchall()
+    deadline = time.monotonic() + 5
+    while True:  # read-side entries are appended by the audit writer within ~50 ms
+        with sqlite3.connect(server.home / "exportcenter.db") as db:
+            rows = db.execute("SELECT actor, action, resource, outcome, source_address FROM audit_log "
+                              "WHERE tenant = 'audited' ORDER BY seq").fetchall()
+        if ("export.read", "failure") in {(r[1], r[3]) for r in rows} or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     actions = {(r[1], r[3]) for r in rows if r[0] == "bob"}
     assert {("scan.upload", "success"), ("export.create", "success"), ("export.read", "success"),
             ("export.read", "failure")} <= actions

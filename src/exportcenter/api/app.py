@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from exportcenter.api import problems, routes_events, routes_exports, routes_scans
+from exportcenter.api.audit_buffer import AuditBuffer
 from exportcenter.api.auth import Authenticator
 from exportcenter.api.context import ApiContext
 from exportcenter.api.routes_scans import UploadLimit
@@ -40,7 +41,7 @@ def create_app(runtime: Runtime | None = None, *, run_workers: bool = True) -> F
         app.state.ctx = ApiContext(
             runtime=rt, authenticator=Authenticator(rt.settings),
             signer=UrlSigner(load_or_create_signing_key(rt.settings), rt.settings.public_base_url),
-            wake_executor=executor.wake if executor else (lambda: None))
+            wake_executor=executor.wake if executor else (lambda: None), audit_buffer=AuditBuffer(rt.sessions))
         app.state.executor = executor
         if executor:
             executor.start()
@@ -49,6 +50,7 @@ def create_app(runtime: Runtime | None = None, *, run_workers: bool = True) -> F
         try:
             yield
         finally:
+            app.state.ctx.audit_buffer.close()
             if executor:
                 executor.stop()
             if retention:
@@ -66,7 +68,7 @@ def create_app(runtime: Runtime | None = None, *, run_workers: bool = True) -> F
     app.include_router(routes_events.router)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
-    def healthz() -> Health:
+    async def healthz() -> Health:
         """The process is up."""
         return Health(status="ok")
 

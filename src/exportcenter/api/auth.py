@@ -25,6 +25,7 @@ from exportcenter.util.ids import validate_tenant
 SCOPES = ("export:read", "export:write", "export:admin")
 ASYMMETRIC_ALGORITHMS = ("RS256", "ES256")
 _JWKS_CACHE_SECONDS = 300
+_VERIFIED_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class Authenticator:
         self._lock = threading.Lock()
         self._jwks: PyJWKSet | None = None
         self._jwks_loaded_at = 0.0
+        self._verified: dict[str, tuple[str, dict[str, Any]]] = {}
 
     def _jwks_set(self) -> PyJWKSet | None:
         auth = self.settings.auth
@@ -132,7 +134,21 @@ class Authenticator:
         return key.key, alg
 
     def authenticate(self, token: str) -> tuple[str, dict[str, Any]]:
-        """Verify signature and registered claims; return (subject, claims)."""
+        """Verify signature and registered claims; return (subject, claims). Verified tokens are
+        remembered until they expire (a repeat caller skips the signature check, not the time checks)."""
+        cached = self._verified.get(token)
+        now = time.time()
+        if cached is not None and cached[1].get("nbf", 0) - self.settings.auth.leeway_seconds <= now \
+                < cached[1]["exp"] + self.settings.auth.leeway_seconds:
+            return cached
+        subject, claims = self._verify(token)
+        with self._lock:
+            if len(self._verified) >= _VERIFIED_CACHE_SIZE:
+                self._verified.clear()
+            self._verified[token] = (subject, claims)
+        return subject, claims
+
+    def _verify(self, token: str) -> tuple[str, dict[str, Any]]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import Request
 
+from exportcenter.api.audit_buffer import AuditBuffer, Entry
 from exportcenter.api.auth import Authenticator, Principal, bearer_from_header
 from exportcenter.api.signing import UrlSigner
 from exportcenter.catalog import audit
@@ -26,6 +27,7 @@ class ApiContext:
     authenticator: Authenticator
     signer: UrlSigner
     wake_executor: Callable[[], None]
+    audit_buffer: AuditBuffer | None = None
 
 
 def context(request: Request) -> ApiContext:
@@ -39,7 +41,10 @@ def client_address(request: Request) -> str | None:
 
 def record(ctx: ApiContext, *, tenant: str, actor: str, action: str, resource: str, outcome: str,
            detail: str | None = None, source_address: str | None = None) -> None:
-    """Append one audit entry in its own transaction; an audit failure is logged, not raised."""
+    """Append one audit entry (batched by the audit writer when running); failures are logged, not raised."""
+    if ctx.audit_buffer is not None:
+        ctx.audit_buffer.append(Entry(tenant, actor, action, resource, outcome, detail, source_address))
+        return
     try:
         with transaction(ctx.runtime.sessions) as session:
             audit.record(session, tenant=tenant, actor=actor, action=action, resource=resource,
