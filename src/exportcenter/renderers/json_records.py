@@ -6,6 +6,8 @@ Every key is always present (``null`` when unknown) so consumers never need to g
 
 from __future__ import annotations
 
+from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from exportcenter.model import (
@@ -21,6 +23,12 @@ from exportcenter.model import (
 from exportcenter.util.timeutil import iso_z
 
 JsonDict = dict[str, Any]
+
+
+@lru_cache(maxsize=8192)
+def _time(value: datetime | None) -> str | None:
+    """``iso_z`` memoised: findings of one scan share a handful of timestamps."""
+    return iso_z(value)
 
 
 def export_header(snapshot: ExportSnapshot) -> JsonDict:
@@ -104,8 +112,8 @@ def finding_dict(finding: Finding, include_remediation: bool = False) -> JsonDic
         "location": finding.location,
         "start_line": finding.start_line,
         "end_line": finding.end_line,
-        "first_seen": iso_z(finding.first_seen),
-        "published": iso_z(finding.published),
+        "first_seen": _time(finding.first_seen),
+        "published": _time(finding.published),
         "status": finding.status.value,
         "open": finding.status.is_open,
         "scanner_status": finding.scanner_status,
@@ -113,7 +121,7 @@ def finding_dict(finding: Finding, include_remediation: bool = False) -> JsonDic
             "status": vex.status.value, "justification": vex.justification,
             "statement_id": vex.statement_id, "source": vex.source,
             "impact_statement": vex.impact_statement, "action_statement": vex.action_statement,
-            "timestamp": iso_z(vex.timestamp),
+            "timestamp": _time(vex.timestamp),
         },
     }
     if include_remediation:
