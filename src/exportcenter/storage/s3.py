@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 
@@ -29,6 +30,7 @@ MANIFEST = "manifest.json"
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4 presigned URLs cannot live longer
 PART_SIZE_FLOOR = 5 * 1024 * 1024  # S3's minimum part size (except the last)
 _CHUNK = 1 << 20
+PART_WORKERS = 1  # parts in flight at once; 4 was 1.7x slower against moto on 2 cores (docs/bench-s3.md)
 
 
 def make_s3_client(settings: S3Settings, *, connect_timeout: float = 5.0, read_timeout: float = 60.0,
@@ -127,19 +129,19 @@ class S3ArtifactStore:
     def _multipart(self, path: Path, key: str, size: int) -> None:
         upload = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)
         upload_id = upload["UploadId"]
-        parts: list[dict[str, Any]] = []
-        try:
+        offsets = list(range(0, size, self.part_size))
+
+        def send(number: int, offset: int) -> dict[str, Any]:
             with open(path, "rb") as handle:
-                number = 1
-                offset = 0
-                while offset < size:
-                    length = min(self.part_size, size - offset)
-                    chunk = handle.read(length)
-                    reply = self.client.upload_part(Bucket=self.bucket, Key=key, UploadId=upload_id,
-                                                    PartNumber=number, Body=chunk, ContentLength=len(chunk))
-                    parts.append({"PartNumber": number, "ETag": reply["ETag"]})
-                    offset += length
-                    number += 1
+                handle.seek(offset)
+                chunk = handle.read(min(self.part_size, size - offset))
+            reply = self.client.upload_part(Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number,
+                                            Body=chunk, ContentLength=len(chunk))
+            return {"PartNumber": number, "ETag": reply["ETag"]}
+
+        try:
+            with ThreadPoolExecutor(max_workers=PART_WORKERS, thread_name_prefix="s3-part") as pool:
+                parts = list(pool.map(lambda item: send(item[0] + 1, item[1]), enumerate(offsets)))
             self.client.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id,
                                                   MultipartUpload={"Parts": cast(Any, parts)})
         except BaseException:
