@@ -50,9 +50,12 @@ async def open_loop(client: httpx.AsyncClient, body: dict[str, object], rate: fl
     async def one(due: float) -> None:
         nonlocal errors
         async with gate:
-            response = await client.post("/api/v1/exports", json=body)
+            try:
+                response = await client.post("/api/v1/exports", json=body)
+                errors += response.status_code != 202
+            except httpx.TransportError:
+                errors += 1
             latencies.append(time.perf_counter() - due)
-            errors += response.status_code != 202
 
     tasks = []
     total = int(rate * seconds)
@@ -75,11 +78,28 @@ async def closed_loop(client: httpx.AsyncClient, method: str, paths: list[str], 
         nonlocal errors
         while time.perf_counter() < stop:
             began = time.perf_counter()
-            response = await client.request(method, random.choice(paths), json=body)
+            try:
+                response = await client.request(method, random.choice(paths), json=body)
+                errors += response.status_code != ok
+            except httpx.TransportError:
+                errors += 1
             latencies.append(time.perf_counter() - began)
-            errors += response.status_code != ok
 
     await asyncio.gather(*(worker() for _ in range(CLIENTS)))
+    return latencies, errors, time.perf_counter() - start
+
+
+async def serial(client: httpx.AsyncClient, method: str, path: str, body: dict[str, object] | None, ok: int,
+                 count: int) -> tuple[list[float], int, float]:
+    """One request at a time: the server's own cost per request, without queueing."""
+    latencies: list[float] = []
+    errors = 0
+    start = time.perf_counter()
+    for _ in range(count):
+        began = time.perf_counter()
+        response = await client.request(method, path, json=body)
+        latencies.append(time.perf_counter() - began)
+        errors += response.status_code != ok
     return latencies, errors, time.perf_counter() - start
 
 
@@ -94,12 +114,18 @@ async def run(server: Server, rate: float, seconds: float) -> list[str]:
         await closed_loop(client, "GET", ["/healthz"], None, 1.0, 200)  # warm up connections
         lat, err, el = await closed_loop(client, "GET", ["/healthz"], None, seconds / 2, 200)
         lines.append(summary("baseline GET /healthz", lat, err, el))
+        for name, method, path, payload, ok in (("serial GET /healthz", "GET", "/healthz", None, 200),
+                                                ("serial POST (1 client)", "POST", "/api/v1/exports", body, 202)):
+            lat, err, el = await serial(client, method, path, payload, ok, 200)
+            lines.append(summary(name, lat, err, el))
         lat, err, el = await open_loop(client, body, rate, seconds)
         lines.append(summary(f"POST open loop @{rate:.0f}/s", lat, err, el))
         lat, err, el = await closed_loop(client, "POST", ["/api/v1/exports"], body, seconds / 2, 202)
         lines.append(summary("POST closed loop (max)", lat, err, el))
         page = (await client.get("/api/v1/exports", params={"limit": 200})).json()["items"]
         paths = [f"/api/v1/exports/{item['export_id']}" for item in page]
+        lat, err, el = await serial(client, "GET", paths[0], None, 200, 200)
+        lines.append(summary("serial GET status (1 client)", lat, err, el))
         lat, err, el = await closed_loop(client, "GET", paths, None, seconds / 2, 200)
         lines.append(summary("GET status closed loop", lat, err, el))
     return lines
