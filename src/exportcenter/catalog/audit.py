@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -12,23 +11,19 @@ from sqlalchemy.orm import Session
 
 from exportcenter.db.models import AuditHeadRow, AuditRow
 from exportcenter.model import AuditEvent
+from exportcenter.sealing.audit import chain_hash, verify_audit_chain
 from exportcenter.util.ids import new_id
-from exportcenter.util.jsonio import dumps
 from exportcenter.util.timeutil import iso_z, utcnow
 
-
-def entry_hash(prev_hash: str | None, entry: dict[str, Any]) -> str:
-    """sha256 over the previous hash and the canonical JSON of the entry (without its own hash)."""
-    body = dumps({k: v for k, v in entry.items() if k not in ("hash", "seq")}, indent=False)
-    return "sha256:" + hashlib.sha256((prev_hash or "").encode() + b"\n" + body).hexdigest()
+HASHED_FIELDS = ("id", "tenant", "time", "actor", "action", "resource", "outcome", "detail", "source_address")
 
 
-def _entry_dict(row: AuditRow | AuditEvent) -> dict[str, Any]:
-    return {
-        "id": row.id, "tenant": row.tenant, "time": iso_z(row.time), "actor": row.actor,
-        "action": row.action, "resource": row.resource, "outcome": row.outcome, "detail": row.detail,
-        "source_address": row.source_address, "prev_hash": row.prev_hash,
-    }
+def hashed_content(row: AuditRow | AuditEvent) -> dict[str, Any]:
+    """What an entry's hash covers: everything the audit_log export shows except seq and the chain fields."""
+    values = {"id": row.id, "tenant": row.tenant, "time": iso_z(row.time), "actor": row.actor, "action": row.action,
+              "resource": row.resource, "outcome": row.outcome, "detail": row.detail,
+              "source_address": row.source_address}
+    return {k: values[k] for k in HASHED_FIELDS}
 
 
 def record(session: Session, *, tenant: str, actor: str, action: str, resource: str, outcome: str,
@@ -38,7 +33,7 @@ def record(session: Session, *, tenant: str, actor: str, action: str, resource: 
     row = AuditRow(id=new_id("evt"), tenant=tenant, time=time or utcnow(), actor=actor, action=action,
                    resource=resource[:512], outcome=outcome, detail=detail, source_address=source_address,
                    prev_hash=head.head_hash if head else None)
-    row.hash = entry_hash(row.prev_hash, _entry_dict(row))
+    row.hash = chain_hash(row.prev_hash, hashed_content(row))
     session.add(row)
     if head is None:
         session.add(AuditHeadRow(tenant=tenant, head_hash=row.hash, count=1))
@@ -63,18 +58,11 @@ def events(session: Session, tenant: str, start: datetime | None = None,
     ]
 
 
-def verify_chain(entries: Sequence[AuditEvent]) -> str | None:
+def verify_chain(entries: Sequence[AuditEvent], expected_head: str | None = None) -> str | None:
     """Recompute every hash; return the head, or raise VerificationError at the first break."""
-    from exportcenter.errors import VerificationError
-
-    previous: str | None = entries[0].prev_hash if entries else None
-    for entry in entries:
-        if entry.prev_hash != previous:
-            raise VerificationError(f"audit chain broken before entry {entry.id} (seq {entry.seq})")
-        if entry_hash(entry.prev_hash, _entry_dict(entry)) != entry.hash:
-            raise VerificationError(f"audit entry {entry.id} (seq {entry.seq}) was altered")
-        previous = entry.hash
-    return previous
+    linked = [{**hashed_content(e), "prev_hash": e.prev_hash, "hash": e.hash} for e in entries]
+    start = entries[0].prev_hash if entries else None
+    return verify_audit_chain(linked, start_prev_hash=start, expected_head=expected_head)
 
 
 def chain_head(session: Session, tenant: str) -> dict[str, Any] | None:

@@ -7,6 +7,8 @@ import typer
 from exportcenter.cli.data_cmds import db_app, formats_command, ingest_command, scans_command
 from exportcenter.cli.evidence import keys_app, verify_command
 from exportcenter.cli.export_cmds import export_command, exports_app
+from exportcenter.cli.schedule_cmds import scheduler_command, schedules_app
+from exportcenter.cli.serve_cmds import serve_command, token_command
 
 app = typer.Typer(name="exportcenter", help="Exports of container-security data: reports, SBOMs, SARIF, evidence.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -18,6 +20,10 @@ app.add_typer(exports_app, name="exports")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.command("verify")(verify_command)
+app.add_typer(schedules_app, name="schedules")
+app.command("scheduler")(scheduler_command)
+app.command("serve")(serve_command)
+app.command("token")(token_command)
 
 
 def main() -> None:

@@ -46,8 +46,13 @@ def create_export(runtime: Runtime, session: Session, *, tenant: str, request: E
                   source_address: str | None = None) -> ExportRow:
     """Validate the scope against stored data (404 early) and record a queued export."""
     now = utcnow()
-    resolve_scans(session, tenant, request.type, to_scope(request, now),
-                  set(available_policy_sets(runtime.settings)))
+    if runtime.settings.data_source == "upstream":
+        from exportcenter.pipeline.gather_upstream import check_upstream_scope
+
+        check_upstream_scope(runtime.settings, request, now)
+    else:
+        resolve_scans(session, tenant, request.type, to_scope(request, now),
+                      set(available_policy_sets(runtime.settings)))
     row = ExportRow(id=new_id("exp"), tenant=tenant, type=request.type.value, format=request.format,
                     status=ExportStatus.QUEUED.value, request=request.model_dump(mode="json", exclude_none=True),
                     requested_by=requested_by[:256], created_at=now, next_attempt_at=now,
@@ -55,6 +60,10 @@ def create_export(runtime: Runtime, session: Session, *, tenant: str, request: E
                     artifacts=[], attempts=0, progress=0, cancel_requested=False, size_bytes=0, findings_count=0)
     session.add(row)
     session.flush()
+    if runtime.settings.executor == "procrastinate":  # the job row commits (or not) with the export row
+        from exportcenter.jobs.procrastinate_executor import enqueue_export
+
+        enqueue_export(session, row.id)
     audit.record(session, tenant=tenant, actor=requested_by, action="export.create", resource=row.id,
                  outcome="success", detail=f"{row.type}/{row.format}", source_address=source_address)
     return row
@@ -112,7 +121,12 @@ def _stages(runtime: Runtime, row: ExportRow, worker_id: str, staging: Path,
     generated_at = build_time() if _source_date_epoch_set() else row.created_at.replace(microsecond=0)
     _stage(runtime, row, worker_id, "gather", 5, progress)
     with transaction(runtime.sessions) as session:
-        snapshot = gather(session, runtime.settings, row, generated_at)
+        if runtime.settings.data_source == "upstream":
+            from exportcenter.pipeline.gather_upstream import gather_upstream
+
+            snapshot = gather_upstream(session, runtime.settings, row, generated_at)
+        else:
+            snapshot = gather(session, runtime.settings, row, generated_at)
     _stage(runtime, row, worker_id, "render", 30, progress)
     files, warnings = render_artifacts(runtime.settings, snapshot, staging)
     expires = generated_at + timedelta(days=runtime.settings.retention_days)
@@ -128,7 +142,21 @@ def _stages(runtime: Runtime, row: ExportRow, worker_id: str, staging: Path,
     manifest_path.write_bytes(dumps(manifest))
     prefix = export_prefix(row.tenant, created, row.id)
     _publish_with_retry(runtime, prefix, [*files, ("manifest.json", manifest_path)])
-    return _complete(runtime, row, worker_id, snapshot, manifest, prefix, warnings, expires)
+    final = _complete(runtime, row, worker_id, snapshot, manifest, prefix, warnings, expires)
+    if final.request.get("delivery"):
+        _deliver(runtime, final, [*files, ("manifest.json", manifest_path)])
+    return final
+
+
+def _deliver(runtime: Runtime, row: ExportRow, files: list[tuple[str, Path]]) -> None:
+    """Deliver after completion (spec step 7): a delivery failure never fails the export; it is recorded,
+    retried by the periodic task and announced on the events stream."""
+    from exportcenter.delivery import deliver_export
+
+    try:
+        row.delivery_status = deliver_export(runtime, row, files)
+    except Exception:
+        log.exception("delivery of export %s failed unexpectedly", row.id)
 
 
 def _source_date_epoch_set() -> bool:

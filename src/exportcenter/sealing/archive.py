@@ -35,7 +35,7 @@ EntrySource = Path | bytes
 def _zip_date_time(moment: datetime) -> tuple[int, int, int, int, int, int]:
     utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     utc = min(max(utc, datetime(1980, 1, 1, tzinfo=UTC)), datetime(2107, 12, 31, 23, 59, 58, tzinfo=UTC))
-    return (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second)
+    return (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second - utc.second % 2)  # DOS time: 2 s steps
 
 
 def canonical_mtime(fmt: ArchiveFormat, moment: datetime) -> int:

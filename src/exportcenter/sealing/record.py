@@ -282,8 +282,9 @@ def verify_record(
     attestation_path = attestation_path or record_path.with_name(names.ATTESTATION)
     seal = check_seal(_read_small(record_path, names.RECORD), _read_small(attestation_path, names.ATTESTATION),
                       trusted_keys)
-    skip = {Path(os.path.abspath(record_path)), Path(os.path.abspath(attestation_path))}
     base = Path(os.path.abspath(artifacts_dir))
+    # The export's manifest.json is written after sealing (it lists the seal files too), so it is never a subject.
+    skip = {Path(os.path.abspath(record_path)), Path(os.path.abspath(attestation_path)), base / names.MANIFEST}
     actual: dict[str, str] = {}
     for path in sorted(base.rglob("*")):
         if path in skip or (path.is_dir() and not path.is_symlink()):
