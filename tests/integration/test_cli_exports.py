@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from exportcenter.model import SUPPORTED_FORMATS, ExportFormat, ExportType
+from exportcenter.model import SUPPORTED_FORMATS, ExportFormat
 from tests.integration.cli_helpers import Cli
 from tests.paths import CHECK_ARTIFACTS, SCANS, VEX
 

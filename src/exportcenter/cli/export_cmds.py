@@ -105,7 +105,8 @@ def export_command(
                                    include_sbom, include_evidence, include_remediation, policy_set)
     if inputs:
         results = ingest_paths(runtime, tenant, inputs)
-        kinds = KINDS_FOR_TYPE.get(ExportType(body.get("type")), ()) if body.get("type") in set(ExportType) else ()
+        type_name = str(body.get("type"))
+        kinds = KINDS_FOR_TYPE.get(ExportType(type_name), ()) if type_name in set(ExportType) else ()
         ids = [v for r in results for k, v in r.ids.items() if k.removesuffix("_id") in kinds]
         body.setdefault("scope", {}).setdefault("scan_ids", [])
         body["scope"]["scan_ids"] = list(dict.fromkeys([*body["scope"]["scan_ids"], *ids]))

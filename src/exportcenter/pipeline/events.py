@@ -6,6 +6,7 @@ deployment bridges this bus across processes (PostgreSQL LISTEN/NOTIFY).
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
@@ -46,10 +47,8 @@ class EventBus:
         with self._lock:
             targets = [inbox for tenant, inbox in self._subscribers.values() if tenant == event.get("tenant")]
         for inbox in targets:
-            try:
+            with contextlib.suppress(queue.Full):  # a stalled client loses events, the pipeline never stalls
                 inbox.put_nowait(event)
-            except queue.Full:  # a stalled client loses events rather than stalling the pipeline
-                pass
 
 
 BUS = EventBus()

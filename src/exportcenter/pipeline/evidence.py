@@ -131,7 +131,8 @@ def _evidence_members(settings: Settings, snapshot: ExportSnapshot, folder: Path
         typed = replace(snapshot, export_type=export_type.value, export_format=export_format.value)
         render_one(settings, typed, export_type, export_format, path, context)
         members.append((member, path))
-    for member, statements in ((names.VEX_APPLIED, snapshot.vex_applied), (names.VEX_UNMATCHED, snapshot.vex_unmatched)):
+    vex_members = ((names.VEX_APPLIED, snapshot.vex_applied), (names.VEX_UNMATCHED, snapshot.vex_unmatched))
+    for member, statements in vex_members:
         path = folder / member.replace("/", "-")
         path.write_bytes(dumps({"statements": _statements(statements)}))
         members.append((member, path))

@@ -12,7 +12,7 @@ from exportcenter.catalog import audit
 from exportcenter.catalog.documents import documents_by_id, load_parsed, vex_documents
 from exportcenter.config import Settings
 from exportcenter.db.models import ExportRow
-from exportcenter.model import ExportFormat, ExportSnapshot, ExportType, VexStatement
+from exportcenter.model import AuditEvent, ExportFormat, ExportSnapshot, ExportType, VexStatement
 from exportcenter.pipeline.request import parse_request, to_options, to_scope
 from exportcenter.pipeline.scope import resolve_scans
 from exportcenter.pipeline.snapshot import build_snapshot
@@ -45,7 +45,7 @@ def gather(session: Session, settings: Settings, row: ExportRow, generated_at: d
     statements: list[VexStatement] = []
     for vex_row in vex_documents(session, row.tenant):
         statements.extend(load_parsed(vex_row).vex_statements)
-    events = ()
+    events: tuple[AuditEvent, ...] = ()
     metadata: dict[str, object] = {}
     if export_type is ExportType.AUDIT_LOG:
         events = tuple(audit.events(session, row.tenant, scope.date_start, scope.date_end))

@@ -100,7 +100,8 @@ def to_scope(request: ExportRequest, now: datetime) -> ExportScope:
         start = resolve_time(scope.date_range.start, now)
         end = resolve_time(scope.date_range.end, now)
         if start > end:
-            raise InvalidInputError(f"date_range start {scope.date_range.start!r} is after end {scope.date_range.end!r}")
+            raise InvalidInputError(
+                f"date_range start {scope.date_range.start!r} is after end {scope.date_range.end!r}")
     return ExportScope(scan_ids=tuple(scope.scan_ids or ()), image_refs=tuple(scope.image_refs or ()),
                        date_start=start, date_end=end, policy_sets=tuple(scope.policy_sets or ()))
 

@@ -78,10 +78,8 @@ def resolve_scans(session: Session, tenant: str, export_type: ExportType, scope:
         if scope.date_end:
             query = query.where(ScanRow.created_at <= scope.date_end)
         in_range = {r.id: r for r in session.scalars(query)}
-        if scope.scan_ids or scope.image_refs:  # a range narrows the named scans
-            found = {k: v for k, v in found.items() if k in in_range}
-        else:
-            found = in_range
+        named = scope.scan_ids or scope.image_refs  # a range narrows the named scans
+        found = {k: v for k, v in found.items() if k in in_range} if named else in_range
         if not found:
             raise DataNotFoundError(
                 f"no {' or '.join(kinds)} data between {iso_z(scope.date_start) or 'the beginning'} and "
