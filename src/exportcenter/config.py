@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     storage_dir: Path | None = None
     retention_days: int = 30
     executor: Literal["embedded", "procrastinate"] = "embedded"
+    data_source: Literal["local", "upstream"] = "local"  # upstream: gather from the StellaOps services
     worker_concurrency: int = 2
     max_job_attempts: int = 3
     job_lease_seconds: int = 60  # a processing job whose heartbeat is older is taken back

@@ -36,6 +36,9 @@ def create_app(runtime: Runtime | None = None, *, run_workers: bool = True) -> F
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = runtime or Runtime.open(get_settings(), migrate=False)
         holder["runtime"] = rt
+        from exportcenter.pipeline.events_pg import bridge_for
+
+        event_bridge = bridge_for(rt)  # PostgreSQL: events from every process reach this replica's clients
         executor = EmbeddedExecutor(rt) if run_workers and rt.settings.executor == "embedded" else None
         retention = RetentionTask(rt) if run_workers else None
         app.state.ctx = ApiContext(
@@ -50,6 +53,8 @@ def create_app(runtime: Runtime | None = None, *, run_workers: bool = True) -> F
         try:
             yield
         finally:
+            if event_bridge is not None:
+                event_bridge.close()
             app.state.ctx.audit_buffer.close()
             if executor:
                 executor.stop()

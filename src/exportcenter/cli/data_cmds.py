@@ -112,3 +112,7 @@ def db_upgrade() -> None:
     engine = make_engine(settings.resolved_database_url)
     upgrade(engine)
     out_console.print(f"database at revision {current_revision(engine)}")
+    if engine.dialect.name == "postgresql":  # the procrastinate executor's job queue lives beside it
+        from exportcenter.jobs.procrastinate_executor import apply_queue_schema
+
+        out_console.print("job queue schema " + ("installed" if apply_queue_schema(engine) else "present"))
