@@ -82,8 +82,11 @@ class Settings(BaseSettings):
     job_poll_seconds: float = 0.5
     job_stage_delay_seconds: float = 0.0  # demos/tests only: pause after each stage
     retention_interval_seconds: int = 300
+    scheduler_enabled: bool = True  # `serve` runs the schedule loop (and delivery retries) in-process
+    scheduler_interval_seconds: float = 30.0
     tenant_max_concurrent_exports: int = 10
     max_upload_bytes: int = 64 * 1024 * 1024
+    max_verify_upload_bytes: int = 2 * 1024 * 1024 * 1024  # POST /api/v1/evidence/verify
     download_url_ttl_seconds: int = 3600
     public_base_url: str = "http://127.0.0.1:8080"
     url_signing_key: str | None = None
