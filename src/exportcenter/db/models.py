@@ -104,6 +104,7 @@ class ExportRow(Base):
     size_bytes: Mapped[int] = mapped_column(Integer, default=0)
     findings_count: Mapped[int] = mapped_column(Integer, default=0)
     delivery_status: Mapped[str | None] = mapped_column(String(16))
+    traceparent: Mapped[str | None] = mapped_column(String(64))  # W3C trace context of the request
     __table_args__ = (
         Index("ux_exports_tenant_idem", "tenant", "idempotency_key", unique=True),
         Index("ix_exports_tenant_created", "tenant", "created_at"),
