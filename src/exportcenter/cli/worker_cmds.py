@@ -24,6 +24,7 @@ def worker_command(
     from exportcenter.jobs.worker import run_worker
     from exportcenter.observability.logging import configure_logging
     from exportcenter.runtime import Runtime
+    from exportcenter.util.ids import new_id
 
     settings = get_settings()
     require_postgres(settings)
@@ -32,11 +33,12 @@ def worker_command(
     names = [q for value in queues for q in value.replace(",", " ").split()]
     configure_logging(log_file=settings.home / "logs" / "worker.log")
     runtime = Runtime.open(settings, migrate=False)  # refuses an unmigrated schema with the reason
-    err_console.print(f"ExportCenter worker: concurrency {concurrency or settings.worker_concurrency}, "
+    worker_id = new_id("wrk")
+    err_console.print(f"ExportCenter worker {worker_id}: concurrency {concurrency or settings.worker_concurrency}, "
                       f"queues {', '.join(names) or 'exports'}")
     try:
         run_worker(runtime, concurrency=concurrency or settings.worker_concurrency, queues=names or None,
-                   run_schedules=schedules)
+                   run_schedules=schedules, worker_id=worker_id)
     finally:
         runtime.close()
 

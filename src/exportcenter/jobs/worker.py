@@ -185,10 +185,10 @@ def clean_orphans(runtime: Runtime, *, older_than: float) -> int:
 
 
 def run_worker(runtime: Runtime, *, concurrency: int, queues: Sequence[str] | None = None,
-               run_schedules: bool = True) -> None:
+               run_schedules: bool = True, worker_id: str | None = None) -> None:
     """Run until SIGTERM/SIGINT. Needs PostgreSQL with `exportcenter db upgrade` applied."""
     require_queue_schema(runtime.engine)
-    state = WorkerState(runtime=runtime, worker_id=new_id("wrk"))
+    state = WorkerState(runtime=runtime, worker_id=worker_id or new_id("wrk"))
     set_worker_state(state)
     stop = threading.Event()
     from exportcenter.pipeline.events_pg import bridge_for
