@@ -112,7 +112,8 @@ def run_cyclonedx_lib(snapshot: ExportSnapshot) -> int:
     grouped: dict[str, list[Finding]] = {}
     for f in snapshot.findings:
         grouped.setdefault(f.vuln_id, []).append(f)
-    methods = {"3.1": VulnerabilityScoreSource.CVSS_V3_1, "2.0": VulnerabilityScoreSource.CVSS_V2}
+    methods = {"3.1": VulnerabilityScoreSource.CVSS_V3_1, "3.0": VulnerabilityScoreSource.CVSS_V3,
+               "2.0": VulnerabilityScoreSource.CVSS_V2, "4.0": VulnerabilityScoreSource.CVSS_V4}
     for vuln_id, group in grouped.items():
         ratings = {(c.version, c.vector): VulnerabilityRating(score=c.score, severity=VulnerabilitySeverity.HIGH,
                                                                method=methods[c.version], vector=c.vector)
