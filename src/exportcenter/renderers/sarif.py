@@ -27,6 +27,7 @@ from exportcenter.renderers.sarif_locations import (
     scan_subject,
 )
 from exportcenter.renderers.sarif_model import RunDraft, SarifEntry
+from exportcenter.renderers.sbom_inventory import paused_gc
 from exportcenter.util.jsonio import dumps
 from exportcenter.util.timeutil import iso_z
 
@@ -51,6 +52,14 @@ def render(snapshot: ExportSnapshot, out: BinaryIO, ctx: RenderContext) -> None:
 
 
 def render_bytes(snapshot: ExportSnapshot, ctx: RenderContext) -> bytes:
+    """The SARIF log as bytes. The garbage collector waits while it is built: the log is a few hundred
+    thousand small acyclic dicts, and each automatic collection would walk them and the whole snapshot
+    (measured: 40 % of the CPU time at 50k findings)."""
+    with paused_gc():
+        return _render_bytes(snapshot, ctx)
+
+
+def _render_bytes(snapshot: ExportSnapshot, ctx: RenderContext) -> bytes:
     limits = ctx.settings.sarif
     if limits.max_runs < 1 or limits.max_results_per_run < 0 or limits.max_gzip_bytes < 1024:
         raise RenderError("SARIF limits are not usable: max_runs >= 1, max_results_per_run >= 0 and "

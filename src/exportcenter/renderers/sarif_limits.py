@@ -3,7 +3,8 @@
 - runs per file (20): runs are ordered by their worst finding, then category; the first ``max_runs - 1``
   stay, the rest are merged into one overflow run (fingerprints keep their subject, so nothing collides);
 - results per run (25,000): the most severe results are kept, ties broken by rule id and fingerprint;
-- gzipped size (10 MB): the least severe results of the whole log are dropped until it fits.
+- gzipped size (10 MB): the least severe results of the whole log are dropped until it fits (large
+  logs are first checked against a sampled overestimate, see ``fits_gzip``).
 Every cut is written into the run's ``properties`` and reported through a warning.
 """
 
@@ -18,6 +19,9 @@ from exportcenter.renderers.sarif_model import RunDraft, SarifEntry
 
 TRUNCATED_KEY = "exportcenter/truncated"
 MERGED_KEY = "exportcenter/merged_subjects"
+SAMPLE_BLOCK = 64 * 1024  # bytes compressed per sample when estimating the gzipped size
+SAMPLE_EVERY = 8  # one block in this many is compressed
+MIN_SAMPLES = 16  # below this many blocks the whole log is compressed
 
 
 def limit_runs(drafts: list[RunDraft], max_runs: int, export_type: str) -> tuple[list[RunDraft], str | None]:
@@ -97,11 +101,29 @@ def gzip_size(data: bytes) -> int:
     return len(zlib.compress(data, 6)) + 12
 
 
+def estimated_gzip_size(data: bytes) -> int:
+    """An overestimate of ``gzip_size(data)`` from one block in ``SAMPLE_EVERY``, each compressed on its
+    own at level 1 (an empty window and the fast level both make blocks compress worse than the whole
+    stream at level 6: measured 1.37x the real size on 85 MB of SARIF) and scaled to the whole length."""
+    stride = SAMPLE_BLOCK * SAMPLE_EVERY
+    raw = compressed = 0
+    for start in range(0, len(data), stride):
+        block = data[start:start + SAMPLE_BLOCK]
+        raw += len(block)
+        compressed += len(zlib.compress(block, 1))
+    return compressed * len(data) // max(raw, 1) + 12
+
+
 def fits_gzip(data: bytes, max_gzip_bytes: int) -> tuple[bool, int]:
-    """(fits, measured size). Raw data under the limit cannot exceed it compressed by more than the
-    frame, so compressing is skipped for it."""
+    """(fits, measured or estimated size). Raw data under the limit cannot exceed it compressed by more
+    than the frame, so compressing is skipped for it. A large log whose sampled overestimate is under the
+    limit is not compressed either (1/8 of the work); only near the limit is the whole log compressed."""
     if len(data) + 64 <= max_gzip_bytes:
         return True, len(data)
+    if len(data) >= SAMPLE_BLOCK * SAMPLE_EVERY * MIN_SAMPLES:
+        estimate = estimated_gzip_size(data)
+        if estimate <= max_gzip_bytes:
+            return True, estimate
     # level 1 is about three times faster and never smaller than level 6 in practice: when it fits,
     # the default-level gzip an uploader makes fits too
     quick = len(zlib.compress(data, 1)) + 12
