@@ -10,7 +10,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from exportcenter.api import problems, routes_events, routes_exports, routes_scans
+from exportcenter.api import (
+    problems,
+    routes_events,
+    routes_evidence,
+    routes_exports,
+    routes_scans,
+    routes_schedules,
+    routes_templates,
+)
 from exportcenter.api.audit_buffer import AuditBuffer
 from exportcenter.api.auth import Authenticator
 from exportcenter.api.context import ApiContext
@@ -41,6 +49,9 @@ def create_app(runtime: Runtime | None = None, *, run_workers: bool = True) -> F
         event_bridge = bridge_for(rt)  # PostgreSQL: events from every process reach this replica's clients
         executor = EmbeddedExecutor(rt) if run_workers and rt.settings.executor == "embedded" else None
         retention = RetentionTask(rt) if run_workers else None
+        schedule_loop = routes_schedules.ScheduleLoop(  # schedules (unless disabled) + delivery retries
+            rt, wake=executor.wake if executor else None,
+            schedules=rt.settings.scheduler_enabled) if run_workers else None
         app.state.ctx = ApiContext(
             runtime=rt, authenticator=Authenticator(rt.settings),
             signer=UrlSigner(load_or_create_signing_key(rt.settings), rt.settings.public_base_url),
@@ -50,12 +61,16 @@ def create_app(runtime: Runtime | None = None, *, run_workers: bool = True) -> F
             executor.start()
         if retention:
             retention.start()
+        if schedule_loop:
+            schedule_loop.start()
         try:
             yield
         finally:
             if event_bridge is not None:
                 event_bridge.close()
             app.state.ctx.audit_buffer.close()
+            if schedule_loop:
+                schedule_loop.stop()
             if executor:
                 executor.stop()
             if retention:
@@ -70,6 +85,9 @@ def create_app(runtime: Runtime | None = None, *, run_workers: bool = True) -> F
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
     app.include_router(routes_exports.router)
     app.include_router(routes_scans.router)
+    app.include_router(routes_schedules.router)
+    app.include_router(routes_evidence.router)
+    app.include_router(routes_templates.router)
     app.include_router(routes_events.router)
 
     @app.get("/healthz", response_model=Health, tags=["health"])

@@ -50,6 +50,10 @@ def gather(session: Session, settings: Settings, row: ExportRow, generated_at: d
     if export_type is ExportType.AUDIT_LOG:
         events = tuple(audit.events(session, row.tenant, scope.date_start, scope.date_end))
         metadata["audit_chain_head"] = audit.chain_head(session, row.tenant)
+    if row.format == ExportFormat.PDF.value:  # tenant branding and custom-<tenant> template (renderers/pdf)
+        from exportcenter.tenancy import snapshot_metadata
+
+        metadata.update(snapshot_metadata(session, row.tenant))
     return build_snapshot(
         export_id=row.id, tenant=row.tenant, export_type=export_type.value,
         export_format=ExportFormat(row.format).value, documents=documents, vex_statements=statements,
