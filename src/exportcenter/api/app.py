@@ -89,6 +89,11 @@ def create_app(runtime: Runtime | None = None, *, run_workers: bool = True) -> F
     app.include_router(routes_evidence.router)
     app.include_router(routes_templates.router)
     app.include_router(routes_events.router)
+    from exportcenter.api import routes_console
+    from exportcenter.observability.http import install_observability
+
+    install_observability(app, settings)  # request spans, /metrics, JSON logs
+    app.include_router(routes_console.router)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     async def healthz() -> Health:

@@ -28,6 +28,7 @@ from exportcenter.delivery.email import deliver_email
 from exportcenter.delivery.s3_upload import deliver_s3
 from exportcenter.delivery.webhook import deliver_webhook
 from exportcenter.errors import ExportCenterError
+from exportcenter.observability.metrics import record_delivery_attempt
 from exportcenter.pipeline.events import BUS
 from exportcenter.runtime import Runtime
 from exportcenter.storage import export_prefix
@@ -136,6 +137,7 @@ def _finish(runtime: Runtime, row: ExportRow, method: str, started: datetime, re
                      detail=f"{method} attempt {number}: {decision.outcome}"
                             + (f" ({failure.message})" if failure else ""))
     row.delivery_status = decision.outcome
+    record_delivery_attempt(method, decision.outcome)
     if failure is not None:
         log.warning("delivery %s of %s attempt %d: %s (%s)", method, row.id, number, decision.outcome,
                     failure.message)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import sys
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -20,6 +23,22 @@ _REDACTIONS = (
     (re.compile(r"(?i)(password|secret|api[_-]?key)(\s*[=:]\s*)\S+"), r"\1\2[REDACTED]"),
 )
 _CONTEXT_FIELDS = ("export_id", "tenant", "trace_id", "span_id", "stage", "worker_id")
+_LOG_CONTEXT: ContextVar[dict[str, str]] = ContextVar("exportcenter_log_context", default={})  # noqa: B039
+
+
+@contextlib.contextmanager
+def log_context(**fields: str | None) -> Iterator[None]:
+    """Every log line written inside (this thread or task) carries these fields, e.g. export_id, tenant."""
+    merged = {**_LOG_CONTEXT.get(), **{k: v for k, v in fields.items() if v is not None}}
+    token = _LOG_CONTEXT.set(merged)
+    try:
+        yield
+    finally:
+        _LOG_CONTEXT.reset(token)
+
+
+def current_log_context() -> dict[str, str]:
+    return dict(_LOG_CONTEXT.get())
 
 
 def redact(text: str) -> str:
@@ -38,8 +57,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": redact(record.getMessage()),
         }
+        scoped = _LOG_CONTEXT.get()
         for field in _CONTEXT_FIELDS:
             value = getattr(record, field, None)
+            if value is None:
+                value = scoped.get(field)
             if value is not None:
                 entry[field] = value
         if "trace_id" not in entry:
@@ -47,6 +69,22 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = redact(self.formatException(record.exc_info))
         return dumps(entry, indent=False).decode()
+
+
+class PlainFormatter(logging.Formatter):
+    """Human-readable lines (EXPORTCENTER_LOG_JSON=false), with the same context and the same redaction."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        scoped = _LOG_CONTEXT.get()
+        fields = {f: getattr(record, f, None) or scoped.get(f) for f in ("export_id", "tenant")}
+        fields.update(_current_trace())
+        context = " ".join(f"{k}={v}" for k, v in fields.items() if v and k != "span_id")
+        text = f"{record.levelname.lower()} {record.name}: {record.getMessage()}"
+        if context:
+            text += f" [{context}]"
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return redact(text)
 
 
 def _current_trace() -> dict[str, str]:
@@ -61,7 +99,7 @@ def _current_trace() -> dict[str, str]:
 
 
 def configure_logging(*, log_file: Path | None = None, stream: TextIO | None = None,
-                      level: int = logging.INFO) -> None:
+                      level: int = logging.INFO, json_lines: bool = True) -> None:
     """JSON lines to ``log_file`` and/or ``stream``. The CLI logs to a file so users see clear messages
     on stderr, never tracebacks; the server logs to stderr."""
     root = logging.getLogger("exportcenter")
@@ -76,5 +114,27 @@ def configure_logging(*, log_file: Path | None = None, stream: TextIO | None = N
     if stream is not None or not handlers:
         handlers.append(logging.StreamHandler(stream or sys.stderr))
     for handler in handlers:
-        handler.setFormatter(JsonFormatter())
+        handler.setFormatter(JsonFormatter() if json_lines else PlainFormatter())
         root.addHandler(handler)
+
+
+class RedactingFilter(logging.Filter):
+    """For handlers we do not format ourselves (Uvicorn's, third-party): scrub the rendered message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def redact_foreign_loggers(names: tuple[str, ...] = ("uvicorn", "uvicorn.error", "uvicorn.access",
+                                                     "httpx", "httpcore", "procrastinate")) -> None:
+    """Attach the redacting filter to other libraries' loggers and their handlers (idempotent)."""
+    for name in names:
+        logger = logging.getLogger(name)
+        targets: list[logging.Filterer] = [logger, *logger.handlers]
+        for target in targets:
+            if not any(isinstance(f, RedactingFilter) for f in target.filters):
+                target.addFilter(RedactingFilter())

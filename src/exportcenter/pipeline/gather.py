@@ -13,6 +13,7 @@ from exportcenter.catalog.documents import documents_by_id, load_parsed, vex_doc
 from exportcenter.config import Settings
 from exportcenter.db.models import ExportRow
 from exportcenter.model import AuditEvent, ExportFormat, ExportSnapshot, ExportType, VexStatement
+from exportcenter.observability.tracing import set_attributes, span
 from exportcenter.pipeline.request import parse_request, to_options, to_scope
 from exportcenter.pipeline.scope import resolve_scans
 from exportcenter.pipeline.snapshot import build_snapshot
@@ -37,14 +38,20 @@ def gather(session: Session, settings: Settings, row: ExportRow, generated_at: d
     export_type = ExportType(row.type)
     scope = to_scope(request, row.created_at)
     options = to_options(request)
-    all_sets = available_policy_sets(settings)
-    scan_rows = resolve_scans(session, row.tenant, export_type, scope, set(all_sets))
-    chosen = {name: all_sets[name] for name in (scope.policy_sets or ("default",))}
-    document_ids = list(dict.fromkeys(r.document_id for r in scan_rows))
-    documents = [load_parsed(d) for d in documents_by_id(session, row.tenant, document_ids)]
+    with span("policy-query", {"source": "builtin"}):
+        all_sets = available_policy_sets(settings)
+        chosen = {name: all_sets[name] for name in (scope.policy_sets or ("default",))}
+        set_attributes({"policy.sets": len(chosen)})
+    with span("scanner-query", {"source": "builtin"}):
+        scan_rows = resolve_scans(session, row.tenant, export_type, scope, set(all_sets))
+        document_ids = list(dict.fromkeys(r.document_id for r in scan_rows))
+        documents = [load_parsed(d) for d in documents_by_id(session, row.tenant, document_ids)]
+        set_attributes({"scanner.scans": len(scan_rows), "scanner.documents": len(documents)})
     statements: list[VexStatement] = []
-    for vex_row in vex_documents(session, row.tenant):
-        statements.extend(load_parsed(vex_row).vex_statements)
+    with span("vexlens-query", {"source": "builtin"}):
+        for vex_row in vex_documents(session, row.tenant):
+            statements.extend(load_parsed(vex_row).vex_statements)
+        set_attributes({"vex.statements": len(statements)})
     events: tuple[AuditEvent, ...] = ()
     metadata: dict[str, object] = {}
     if export_type is ExportType.AUDIT_LOG:

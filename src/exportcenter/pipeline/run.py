@@ -22,6 +22,15 @@ from exportcenter.db.models import ExportRow
 from exportcenter.errors import CancelledError, ExportCenterError, StorageError
 from exportcenter.jobs.state import ExportStatus, claim, transition
 from exportcenter.model import ExportSnapshot, ExportType
+from exportcenter.observability import metrics
+from exportcenter.observability.logging import log_context
+from exportcenter.observability.tracing import (
+    context_from_traceparent,
+    current_traceparent,
+    mark_error,
+    set_attributes,
+    span,
+)
 from exportcenter.pipeline.events import BUS
 from exportcenter.pipeline.gather import available_policy_sets, gather
 from exportcenter.pipeline.render import render_artifacts
@@ -57,9 +66,11 @@ def create_export(runtime: Runtime, session: Session, *, tenant: str, request: E
                     status=ExportStatus.QUEUED.value, request=request.model_dump(mode="json", exclude_none=True),
                     requested_by=requested_by[:256], created_at=now, next_attempt_at=now,
                     idempotency_key=idempotency_key, request_hash=request_hash(request), warnings=[],
-                    artifacts=[], attempts=0, progress=0, cancel_requested=False, size_bytes=0, findings_count=0)
+                    artifacts=[], attempts=0, progress=0, cancel_requested=False, size_bytes=0, findings_count=0,
+                    traceparent=current_traceparent())
     session.add(row)
     session.flush()
+    metrics.record_request(row.type, row.format)
     if runtime.settings.executor == "procrastinate":  # the job row commits (or not) with the export row
         from exportcenter.jobs.procrastinate_executor import enqueue_export
 
@@ -85,13 +96,28 @@ def run_export(runtime: Runtime, export_id: str, *, worker_id: str | None = None
         assert row is not None
         BUS.publish(export_event(row, "processing"))
     staging = Path(tempfile.mkdtemp(prefix=f"{export_id}-", dir=_staging_root(runtime)))
-    try:
-        result = _stages(runtime, row, worker_id, staging, progress)
-        return result
-    except Exception as exc:
-        return _fail(runtime, row, worker_id, exc)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    started = time.monotonic()
+    attributes: dict[str, str | int] = {"export.id": row.id, "export.tenant": row.tenant, "export.type": row.type,
+                                       "export.format": row.format, "export.attempt": row.attempts}
+    with log_context(export_id=row.id, tenant=row.tenant), \
+            span("export-request", attributes, parent=context_from_traceparent(row.traceparent)):
+        try:
+            result = _stages(runtime, row, worker_id, staging, progress)
+            metrics.record_completion(result.type, result.format, seconds=time.monotonic() - started,
+                                      size_bytes=result.size_bytes or 0, warnings=result.warnings or [])
+            set_attributes({"export.outcome": result.status, "export.size_bytes": result.size_bytes,
+                            "export.findings": result.findings_count})
+            return result
+        except Exception as exc:
+            final = _fail(runtime, row, worker_id, exc)
+            if final is not None and final.status == ExportStatus.FAILED.value:
+                metrics.record_failure(final.type, final.error_code)
+                mark_error(final.error_code)
+            set_attributes({"export.outcome": final.status if final else "abandoned",
+                            "export.error_code": final.error_code if final else None})
+            return final
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _staging_root(runtime: Runtime) -> Path:
@@ -120,31 +146,43 @@ def _stages(runtime: Runtime, row: ExportRow, worker_id: str, staging: Path,
             progress: ProgressCallback | None) -> ExportRow:
     generated_at = build_time() if _source_date_epoch_set() else row.created_at.replace(microsecond=0)
     _stage(runtime, row, worker_id, "gather", 5, progress)
-    with transaction(runtime.sessions) as session:
+    with span("data-gather", {"export.data_source": runtime.settings.data_source}), \
+            transaction(runtime.sessions) as session:
         if runtime.settings.data_source == "upstream":
             from exportcenter.pipeline.gather_upstream import gather_upstream
 
             snapshot = gather_upstream(session, runtime.settings, row, generated_at)
         else:
             snapshot = gather(session, runtime.settings, row, generated_at)
+        set_attributes({"export.scans": len(snapshot.scans), "export.findings": len(snapshot.findings),
+                        "export.components": len(snapshot.components)})
     _stage(runtime, row, worker_id, "render", 30, progress)
-    files, warnings = render_artifacts(runtime.settings, snapshot, staging)
+    with span("template-render", {"export.template": snapshot.options.template}):
+        files, warnings = render_artifacts(runtime.settings, snapshot, staging)
+        set_attributes({"export.artifacts": len(files), "export.warnings": len(warnings),
+                        "export.rendered_bytes": sum(path.stat().st_size for _, path in files)})
     expires = generated_at + timedelta(days=runtime.settings.retention_days)
     if snapshot.options.include_evidence or row.type == ExportType.EVIDENCE_BUNDLE:
         _stage(runtime, row, worker_id, "seal", 70, progress)
         from exportcenter.pipeline.evidence import seal_export
 
-        files = seal_export(runtime.settings, snapshot, staging, files, expires)
+        with span("evidence-seal"):
+            files = seal_export(runtime.settings, snapshot, staging, files, expires)
+            set_attributes({"export.sealed_bytes": sum(path.stat().st_size for _, path in files)})
     _stage(runtime, row, worker_id, "store", 85, progress)
     created = row.created_at
-    manifest = build_manifest(row.id, generated_at, expires, files)
-    manifest_path = staging / "manifest.json"
-    manifest_path.write_bytes(dumps(manifest))
-    prefix = export_prefix(row.tenant, created, row.id)
-    _publish_with_retry(runtime, prefix, [*files, ("manifest.json", manifest_path)])
+    with span("artifact-storage", {"storage.backend": runtime.settings.storage_backend}):
+        manifest = build_manifest(row.id, generated_at, expires, files)
+        manifest_path = staging / "manifest.json"
+        manifest_path.write_bytes(dumps(manifest))
+        prefix = export_prefix(row.tenant, created, row.id)
+        _publish_with_retry(runtime, prefix, [*files, ("manifest.json", manifest_path)])
+        set_attributes({"export.size_bytes": sum(a["size"] for a in manifest["artifacts"])})
     final = _complete(runtime, row, worker_id, snapshot, manifest, prefix, warnings, expires)
     if final.request.get("delivery"):
-        _deliver(runtime, final, [*files, ("manifest.json", manifest_path)])
+        with span("delivery", {"delivery.method": str(final.request["delivery"].get("method"))}):
+            _deliver(runtime, final, [*files, ("manifest.json", manifest_path)])
+            set_attributes({"delivery.outcome": final.delivery_status})
     return final
 
 
@@ -193,6 +231,7 @@ def _publish_with_retry(runtime: Runtime, prefix: str, files: list[tuple[str, Pa
             if attempt == attempts:
                 raise StorageError(f"storage failed after {attempts} attempts: {exc.message}") from exc
             delay = min(8.0, 0.2 * 2 ** (attempt - 1)) * (0.5 + random.random())
+            metrics.record_storage_retry()
             log.warning("storage attempt %d failed (%s); retrying in %.2fs", attempt, exc.message, delay)
             time.sleep(delay)
 

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from exportcenter.errors import ConfigurationError, DataNotFoundError, UpstreamError
+from exportcenter.observability.tracing import inject_trace_headers
 from exportcenter.util.jsonio import loads
 
 log = logging.getLogger("exportcenter.upstream")
@@ -41,7 +42,8 @@ class UpstreamClient:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, transport=transport,
-                                  timeout=httpx.Timeout(timeout_seconds), follow_redirects=False)
+                                  timeout=httpx.Timeout(timeout_seconds), follow_redirects=False,
+                                  event_hooks={"request": [inject_trace_headers]})  # W3C traceparent
 
     def close(self) -> None:
         self._http.close()
