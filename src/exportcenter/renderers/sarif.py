@@ -9,7 +9,6 @@ GitHub's limits come from ``settings.sarif`` and are enforced by ``sarif_limits`
 from __future__ import annotations
 
 from collections import Counter
-from functools import partial
 from typing import Any, BinaryIO
 
 from exportcenter import __version__
@@ -17,7 +16,8 @@ from exportcenter.errors import RenderError
 from exportcenter.model import CodeGuardFinding, ExportSnapshot, ExportType, Finding, Scan
 from exportcenter.renderers.base import RenderContext
 from exportcenter.renderers.sarif_codeguard import build_code_guard_rule, code_guard_entry
-from exportcenter.renderers.sarif_findings import build_finding_rule, finding_entry
+from exportcenter.renderers.sarif_finding_rules import FindingRules
+from exportcenter.renderers.sarif_findings import FindingResults
 from exportcenter.renderers.sarif_limits import fits_gzip, limit_results, limit_runs, shrink_to_fit
 from exportcenter.renderers.sarif_locations import (
     automation_id,
@@ -144,7 +144,8 @@ def finding_drafts(snapshot: ExportSnapshot, ctx: RenderContext, profile: str) -
     ordered = sorted(scans.values(), key=_scan_order)
     scan_ids = [scan.id for scan in ordered] + unknown
     drafts: dict[str, RunDraft] = {}
-    build_rule = partial(build_finding_rule, include_remediation=remediation)
+    build_rule = FindingRules(include_remediation=remediation)
+    results = FindingResults(developer_profile=developer, include_remediation=remediation)
     for scan_id in scan_ids:
         scan = scans.get(scan_id)
         subject = scan_subject(scan, f"scan-{scan_id}")
@@ -153,7 +154,7 @@ def finding_drafts(snapshot: ExportSnapshot, ctx: RenderContext, profile: str) -
         tool = (scan.scanner_name, scan.scanner_version) if scan else ("unknown", None)
         _add_scan(draft, scan, scan_id, tool)
         findings = sorted(by_scan[scan_id], key=lambda f: (-f.severity.rank, f.vuln_id, f.id))
-        _add_findings(draft, findings, scan, fallback, developer, remediation)
+        _add_findings(draft, findings, scan, fallback, results)
     for draft in drafts.values():
         _dedupe(draft)
         merged_scans = draft.driver_properties["scans"]
@@ -165,15 +166,18 @@ def finding_drafts(snapshot: ExportSnapshot, ctx: RenderContext, profile: str) -
 
 
 def _add_findings(draft: RunDraft, findings: list[Finding], scan: Scan | None, fallback: str,
-                  developer: bool, remediation: bool) -> None:
+                  results: FindingResults) -> None:
     excluded: Counter[str] = Counter(draft.properties["exportcenter/vex_excluded"])
+    draft.properties["exportcenter/findings_in"] += len(findings)
+    developer = results.developer_profile
+    subject = draft.subject
+    entries = draft.entries
     for finding in findings:
-        draft.properties["exportcenter/findings_in"] += 1
         if not developer and not finding.is_open:
             excluded[finding.status.value] += 1
             continue
-        uri = finding_uri(finding, scan, fallback, draft.subject)
-        draft.entries.append(finding_entry(finding, scan, draft.subject, uri, developer, remediation))
+        uri = finding_uri(finding, scan, fallback, subject)
+        entries.append(results.entry(finding, scan, subject, uri))
     draft.properties["exportcenter/vex_excluded"] = dict(sorted(excluded.items()))
 
 
