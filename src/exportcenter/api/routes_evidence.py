@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -194,6 +195,12 @@ def _verify_record_parts(parts: list[UploadedPart], folder: Path, keys: list[Pub
     return replace(result, source=record.filename or names.RECORD)
 
 
+def _safe_filename(filename: str | None) -> str:
+    base = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", base).lstrip(".")[:120]
+    return cleaned or "bundle"
+
+
 def _verify_parts(settings: Settings, parts: list[UploadedPart], folder: Path) -> dict[str, Any]:
     known = {"bundle", "record", "attestation", "artifacts", "key"}
     unknown = sorted({p.field for p in parts} - known)
@@ -205,7 +212,10 @@ def _verify_parts(settings: Settings, parts: list[UploadedPart], folder: Path) -
         if any(p.field in ("record", "attestation", "artifacts") for p in parts):
             raise InvalidInputError("send either 'bundle' or 'record' + 'attestation' + 'artifacts', not both")
         bundle = _only(parts, "bundle")
-        result = replace(verify_bundle(bundle.path, keys), source=bundle.filename or "bundle")
+        named = folder / "bundle" / _safe_filename(bundle.filename)  # so messages name the user's file
+        named.parent.mkdir()
+        os.replace(bundle.path, named)
+        result = replace(verify_bundle(named, keys), source=bundle.filename or named.name)
     elif any(p.field == "record" for p in parts):
         result = _verify_record_parts(parts, folder, keys)
     else:
