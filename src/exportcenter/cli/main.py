@@ -9,6 +9,7 @@ from exportcenter.cli.evidence import keys_app, verify_command
 from exportcenter.cli.export_cmds import export_command, exports_app
 from exportcenter.cli.schedule_cmds import scheduler_command, schedules_app
 from exportcenter.cli.serve_cmds import serve_command, token_command
+from exportcenter.cli.worker_cmds import worker_command
 
 app = typer.Typer(name="exportcenter", help="Exports of container-security data: reports, SBOMs, SARIF, evidence.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -24,6 +25,7 @@ app.add_typer(schedules_app, name="schedules")
 app.command("scheduler")(scheduler_command)
 app.command("serve")(serve_command)
 app.command("token")(token_command)
+app.command("worker")(worker_command)
 
 
 def main() -> None:
