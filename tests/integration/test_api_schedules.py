@@ -183,3 +183,18 @@ def test_serve_runs_the_scheduler_loop(sched_server: Server) -> None:
         assert wait_status(client, fires[0]["export_id"], {"completed", "failed"})["status"] == "completed"
         time.sleep(1)  # several more ticks: still one fire
         assert len(client.get("/api/v1/schedules/due").json()["fires"]) == 1
+
+
+def test_scheduler_can_be_turned_off(tmp_path: Any) -> None:
+    """EXPORTCENTER_SCHEDULER_ENABLED=false: the API still manages schedules, but `serve` fires none."""
+    for server in start_server(tmp_path / "off", scheduler_enabled="false", scheduler_interval_seconds="0.2"):
+        with server.client("sch-off") as client:
+            scan_id = upload(client, SMALL_SCAN)
+            schedule_id = client.post("/api/v1/schedules", json=spec(scan_id, name="due")).json()["id"]
+            past = (datetime.now(UTC) - timedelta(days=1)).replace(hour=2, minute=0, second=0, microsecond=0)
+            with sqlite3.connect(server.home / "exportcenter.db") as db:
+                db.execute("UPDATE schedules SET next_fire_at = ? WHERE id = ?",
+                           (past.replace(tzinfo=None).isoformat(sep=" "), schedule_id))
+            time.sleep(1.5)
+            assert client.get("/api/v1/schedules/due").json()["fires"] == []
+            assert client.get("/api/v1/exports").json()["items"] == []
