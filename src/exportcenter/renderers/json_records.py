@@ -16,9 +16,14 @@ from exportcenter.model import (
     CodeGuardFinding,
     ExportSnapshot,
     Finding,
+    FindingKind,
+    Package,
     PolicyVerdict,
     Scan,
+    Severity,
+    VexDecision,
     VexStatement,
+    VexStatus,
 )
 from exportcenter.util.timeutil import iso_z
 
@@ -81,48 +86,64 @@ def remediation_text(finding: Finding) -> str:
     return "; ".join(steps) if steps else "no fixed version published; monitor the advisory or mitigate"
 
 
+# plain str words of the enums: ``.value`` on an enum member is a slow descriptor call, and
+# finding_dict runs once per finding
+_KIND_WORD = {kind: kind.value for kind in FindingKind}
+_SEVERITY_WORD = {severity: severity.value for severity in Severity}
+_STATUS_WORD = {status: status.value for status in VexStatus}
+_OPEN_STATUSES = frozenset(status for status in VexStatus if status.is_open)
+
+
+def _package_dict(package: Package) -> JsonDict:
+    return {"name": package.name, "version": package.version, "purl": package.purl, "type": package.type,
+            "path": package.path,
+            "licenses": [{"kind": lic.kind, "value": lic.value} for lic in package.licenses]}
+
+
+def _vex_dict(vex: VexDecision) -> JsonDict:
+    return {"status": _STATUS_WORD[vex.status], "justification": vex.justification,
+            "statement_id": vex.statement_id, "source": vex.source,
+            "impact_statement": vex.impact_statement, "action_statement": vex.action_statement,
+            "timestamp": _time(vex.timestamp)}
+
+
 def finding_dict(finding: Finding, include_remediation: bool = False) -> JsonDict:
+    """Every field of a finding. Tuples are left as tuples: the serializer writes them as arrays."""
     package = finding.package
     vex = finding.vex
+    cvss = finding.cvss
+    status = finding.status
+    scores = [c.score for c in cvss if c.score is not None]
     out: JsonDict = {
         "id": finding.id,
         "scan_id": finding.scan_id,
-        "kind": finding.kind.value,
+        "kind": _KIND_WORD[finding.kind],
         "vulnerability_id": finding.vuln_id,
-        "aliases": list(finding.aliases),
-        "severity": finding.severity.value,
+        "aliases": finding.aliases,
+        "severity": _SEVERITY_WORD[finding.severity],
         "raw_severity": finding.raw_severity,
-        "max_cvss": finding.max_score,
+        "max_cvss": max(scores) if scores else None,
         "cvss": [{"version": c.version, "vector": c.vector, "score": c.score, "source": c.source}
-                 for c in finding.cvss],
+                 for c in cvss],
         "epss": finding.epss,
         "epss_percentile": finding.epss_percentile,
         "kev": finding.kev,
-        "package": None if package is None else {
-            "name": package.name, "version": package.version, "purl": package.purl, "type": package.type,
-            "path": package.path,
-            "licenses": [{"kind": lic.kind, "value": lic.value} for lic in package.licenses],
-        },
+        "package": None if package is None else _package_dict(package),
         "fixed_version": finding.fixed_version,
         "title": finding.title,
         "description": finding.description,
-        "references": list(finding.references),
-        "cwes": list(finding.cwes),
+        "references": finding.references,
+        "cwes": finding.cwes,
         "target": finding.target,
         "location": finding.location,
         "start_line": finding.start_line,
         "end_line": finding.end_line,
         "first_seen": _time(finding.first_seen),
         "published": _time(finding.published),
-        "status": finding.status.value,
-        "open": finding.status.is_open,
+        "status": _STATUS_WORD[status],
+        "open": status in _OPEN_STATUSES,
         "scanner_status": finding.scanner_status,
-        "vex": None if vex is None else {
-            "status": vex.status.value, "justification": vex.justification,
-            "statement_id": vex.statement_id, "source": vex.source,
-            "impact_statement": vex.impact_statement, "action_statement": vex.action_statement,
-            "timestamp": _time(vex.timestamp),
-        },
+        "vex": None if vex is None else _vex_dict(vex),
     }
     if include_remediation:
         out["remediation"] = remediation_text(finding)
@@ -188,11 +209,12 @@ def code_guard_dict(finding: CodeGuardFinding) -> JsonDict:
 def severity_counts(findings: tuple[Finding, ...] | list[Finding]) -> JsonDict:
     """Open and total per severity plus the totals; the per-severity figures add up to the totals."""
     by_severity = {s.value: {"open": 0, "total": 0} for s in SEVERITY_ORDER}
+    buckets = {severity: by_severity[word] for severity, word in _SEVERITY_WORD.items()}
     open_total = fixable_open = 0
     for finding in findings:
-        bucket = by_severity[finding.severity.value]
+        bucket = buckets[finding.severity]
         bucket["total"] += 1
-        if finding.status.is_open:
+        if finding.status in _OPEN_STATUSES:
             bucket["open"] += 1
             open_total += 1
             if finding.fixed_version:
