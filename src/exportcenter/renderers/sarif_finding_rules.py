@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from exportcenter.model import Finding, FindingKind, Severity
+from exportcenter.model import Finding, FindingKind, Severity, VexStatus
 from exportcenter.renderers.sarif_findings import is_web_uri, remediation_text
 from exportcenter.renderers.sarif_model import SEVERITY_LEVELS, SarifEntry
 
@@ -20,6 +20,11 @@ MAX_HELP_PACKAGES = 50
 MAX_HELP_REFERENCES = 20
 TABLE_HEADER = ("| Package | Installed | Fixed | Status |", "| --- | --- | --- | --- |")
 _SEVERITY_RANK = {severity: severity.rank for severity in Severity}
+_SEVERITY_WORD = {severity: severity.value for severity in Severity}
+_STATUS_WORD = {status: status.value for status in VexStatus}
+# the first tags of every rule: never equal to each other (kinds and severities are distinct words)
+_BASE_TAGS = {(kind, severity): ("security", kind.value, severity.value)
+              for kind in FindingKind for severity in Severity}
 
 PackageRow = tuple[str, str, str, str]
 
@@ -42,6 +47,7 @@ class FindingRules:
         self._rows: dict[PackageRow, tuple[str, str]] = {}
         self._cells: dict[str, str] = {}
         self._references: dict[str, str] = {}
+        self._remedy_lines: dict[str, str] = {}
         self._cwe_tags: dict[str, str | None] = {}
 
     def __call__(self, rule_id: str, entries: list[SarifEntry]) -> dict[str, Any]:
@@ -59,12 +65,14 @@ class FindingRules:
         else:
             references = list(dict.fromkeys(ref for f in findings for ref in f.references))
             cwes = dict.fromkeys(cwe for f in findings for cwe in f.cwes)
-        tags: list[str] = list(dict.fromkeys(["security", lead.kind.value, worst.value]))
-        for cwe in cwes:
-            tag = self._cwe_tags[cwe] if cwe in self._cwe_tags else self._cwe_tags.setdefault(cwe, _cwe_tag(cwe))
-            if tag is not None:
-                tags.append(tag)
-        tags = list(dict.fromkeys(tags))[:MAX_TAGS]
+        tags = list(_BASE_TAGS[lead.kind, worst])
+        if cwes:
+            for cwe in cwes:
+                tag = self._cwe_tags[cwe] if cwe in self._cwe_tags else self._cwe_tags.setdefault(cwe, _cwe_tag(cwe))
+                if tag is not None:
+                    tags.append(tag)
+            tags = list(dict.fromkeys(tags))
+        tags = tags[:MAX_TAGS]
         properties: dict[str, Any] = {"tags": tags, "precision": "very-high"}
         if scores:
             properties["security-severity"] = f"{max(scores):.1f}"
@@ -105,6 +113,12 @@ class FindingRules:
             line = self._references[ref] = f"- <{ref}>" if is_web_uri(ref) else f"- {self._cell(ref)}"
         return line
 
+    def _remedy_line(self, remedy: str) -> str:
+        line = self._remedy_lines.get(remedy)
+        if line is None:
+            line = self._remedy_lines[remedy] = f"- {self._cell(remedy)}"
+        return line
+
     def _remedies(self, pairs: list[tuple[SarifEntry, Finding]]) -> list[str]:
         # the result already carries its remediation (same text, same render setting): reuse it
         texts = (entry.result["properties"].get("remediation") or remediation_text(finding)
@@ -114,15 +128,15 @@ class FindingRules:
     def _help(self, rule_id: str, worst: Severity, cvss_max: float | None, description: str,
               pairs: list[tuple[SarifEntry, Finding]], references: list[str]) -> tuple[str, str]:
         score_note = f", CVSS {cvss_max:.1f}" if cvss_max else ""
-        head = f"{rule_id} ({worst.value}{score_note})"
+        head = f"{rule_id} ({_SEVERITY_WORD[worst]}{score_note})"
         text_lines = [head, description]
-        md_lines = [f"**{self._cell(head)}**", "", description, ""]
+        md_lines = [f"**{markdown_cell(head)}**", "", description, ""]
         packaged = [(finding, finding.package) for _, finding in pairs if finding.package is not None]
         if packaged:
             md_lines += TABLE_HEADER
             seen: set[PackageRow] = set()
             for finding, package in packaged:
-                row = (package.name, package.version or "", finding.fixed_version or "", finding.status.value)
+                row = (package.name, package.version or "", finding.fixed_version or "", _STATUS_WORD[finding.status])
                 if row in seen:
                     continue
                 seen.add(row)
@@ -136,7 +150,7 @@ class FindingRules:
         if self.include_remediation:
             remedies = self._remedies(pairs)
             text_lines += ["Remediation:", *remedies]
-            md_lines += ["**Remediation**", "", *(f"- {self._cell(r)}" for r in remedies), ""]
+            md_lines += ["**Remediation**", "", *(self._remedy_line(r) for r in remedies), ""]
         if references:
             shown = references[:MAX_HELP_REFERENCES]
             text_lines += ["References:", *shown]
