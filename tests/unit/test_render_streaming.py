@@ -80,4 +80,5 @@ def test_sampled_gzip_estimate_overestimates_real_sarif() -> None:
     fits, size = fits_gzip(data, estimate - 1)
     assert fits and size <= estimate - 1 and size >= real
     assert fits_gzip(data, real - 1) == (False, real)
+    assert fits_gzip(data, real // 2) == (False, real)  # far over: straight to the real size
     assert len(zlib.compress(data, 1)) + 12 >= real

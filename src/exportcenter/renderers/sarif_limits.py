@@ -22,6 +22,7 @@ MERGED_KEY = "exportcenter/merged_subjects"
 SAMPLE_BLOCK = 64 * 1024  # bytes compressed per sample when estimating the gzipped size
 SAMPLE_EVERY = 8  # one block in this many is compressed
 MIN_SAMPLES = 16  # below this many blocks the whole log is compressed
+QUICK_CHECK_CEILING = 1.25  # estimate / limit above which the level-1 check is skipped
 
 
 def limit_runs(drafts: list[RunDraft], max_runs: int, export_type: str) -> tuple[list[RunDraft], str | None]:
@@ -124,6 +125,11 @@ def fits_gzip(data: bytes, max_gzip_bytes: int) -> tuple[bool, int]:
         estimate = estimated_gzip_size(data)
         if estimate <= max_gzip_bytes:
             return True, estimate
+        if estimate > max_gzip_bytes * QUICK_CHECK_CEILING:
+            # far over the limit: the caller needs the real size to decide how much to cut, and the
+            # level-1 check would at best say "fits" where the (never larger) real size says so too
+            size = gzip_size(data)
+            return size <= max_gzip_bytes, size
     # level 1 is about three times faster and never smaller than level 6 in practice: when it fits,
     # the default-level gzip an uploader makes fits too
     quick = len(zlib.compress(data, 1)) + 12
