@@ -9,6 +9,7 @@ from exportcenter.cli.evidence import keys_app, verify_command
 from exportcenter.cli.export_cmds import export_command, exports_app
 from exportcenter.cli.schedule_cmds import scheduler_command, schedules_app
 from exportcenter.cli.serve_cmds import serve_command, token_command
+from exportcenter.cli.tenant_cmds import branding_app, templates_app
 from exportcenter.cli.worker_cmds import worker_command
 
 app = typer.Typer(name="exportcenter", help="Exports of container-security data: reports, SBOMs, SARIF, evidence.",
@@ -26,6 +27,8 @@ app.command("scheduler")(scheduler_command)
 app.command("serve")(serve_command)
 app.command("token")(token_command)
 app.command("worker")(worker_command)
+app.add_typer(templates_app, name="templates")
+app.add_typer(branding_app, name="branding")
 
 
 def main() -> None:

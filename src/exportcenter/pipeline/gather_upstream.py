@@ -127,5 +127,15 @@ def gather_upstream(session: Session, settings: Settings, row: ExportRow, genera
         export_id=row.id, tenant=row.tenant, export_type=export_type.value,
         export_format=ExportFormat(row.format).value, documents=documents, vex_statements=statements,
         policy_sets={name: all_sets[name] for name in names}, scope=scope, options=options,
-        generated_at=generated_at, metadata={"data_source": "upstream"}, requested_by=row.requested_by,
+        generated_at=generated_at, metadata=_metadata(session, row), requested_by=row.requested_by,
         extra_warnings=warnings)
+
+
+def _metadata(session: Session, row: ExportRow) -> dict[str, object]:
+    """As for local data: PDF exports carry the tenant's branding and custom template."""
+    metadata: dict[str, object] = {"data_source": "upstream"}
+    if row.format == ExportFormat.PDF.value:
+        from exportcenter.tenancy import snapshot_metadata
+
+        metadata.update(snapshot_metadata(session, row.tenant))
+    return metadata
