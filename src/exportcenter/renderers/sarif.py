@@ -8,6 +8,7 @@ GitHub's limits come from ``settings.sarif`` and are enforced by ``sarif_limits`
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
 from typing import Any, BinaryIO
 
@@ -37,6 +38,9 @@ DEVELOPER_PROFILE = "developer-sarif"
 GITHUB_PROFILE = "github"
 DRIVER_NAME = "ExportCenter"
 MAX_SHRINK_ROUNDS = 8
+
+# (category, rule id) -> (the entries a rule was built from, the rule)
+RuleCache = dict[tuple[str, str], tuple[tuple[SarifEntry, ...], dict[str, Any]]]
 
 
 def sarif_profile(snapshot: ExportSnapshot) -> str:
@@ -78,7 +82,8 @@ def _render_bytes(snapshot: ExportSnapshot, ctx: RenderContext) -> bytes:
         cut_warning = limit_results(draft, limits.max_results_per_run)
         if cut_warning:
             ctx.warn(cut_warning)
-    data = _serialise(snapshot, drafts, profile)
+    rule_cache: RuleCache = {}
+    data = _serialise(snapshot, drafts, profile, rule_cache)
     fits, size = fits_gzip(data, limits.max_gzip_bytes)
     rounds = 0
     while not fits:
@@ -91,7 +96,7 @@ def _render_bytes(snapshot: ExportSnapshot, ctx: RenderContext) -> bytes:
         dropped = shrink_to_fit(drafts, fraction, limits.max_gzip_bytes)
         ctx.warn(f"SARIF: {size} bytes gzipped is over the limit of {limits.max_gzip_bytes}; "
                  f"the {dropped} least severe results were left out (counted in run properties)")
-        data = _serialise(snapshot, drafts, profile)
+        data = _serialise(snapshot, drafts, profile, rule_cache)
         fits, size = fits_gzip(data, limits.max_gzip_bytes)
         rounds += 1
     return data
@@ -218,13 +223,25 @@ def code_guard_drafts(snapshot: ExportSnapshot, ctx: RenderContext) -> list[RunD
     return list(drafts.values())
 
 
-def _assemble_run(draft: RunDraft, snapshot: ExportSnapshot, profile: str) -> dict[str, Any]:
+def _rule(draft: RunDraft, rule_id: str, entries: list[SarifEntry], cache: RuleCache) -> dict[str, Any]:
+    """``draft.build_rule(rule_id, entries)``, reused when a cut left the rule's entries as they were (a rule
+    is a function of its entries; cutting for the gzip limit re-serialises the log)."""
+    key = (draft.category, rule_id)
+    cached = cache.get(key)
+    if cached is not None and len(cached[0]) == len(entries) and all(map(operator.is_, cached[0], entries)):
+        return cached[1]
+    rule = draft.build_rule(rule_id, entries)
+    cache[key] = (tuple(entries), rule)
+    return rule
+
+
+def _assemble_run(draft: RunDraft, snapshot: ExportSnapshot, profile: str, rule_cache: RuleCache) -> dict[str, Any]:
     by_rule: dict[str, list[SarifEntry]] = {}
     for entry in draft.entries:
         by_rule.setdefault(entry.rule_id, []).append(entry)
     rule_ids = sorted(by_rule)
     index = {rule_id: position for position, rule_id in enumerate(rule_ids)}
-    rules = [draft.build_rule(rule_id, by_rule[rule_id]) for rule_id in rule_ids]
+    rules = [_rule(draft, rule_id, by_rule[rule_id], rule_cache) for rule_id in rule_ids]
     results = []
     for entry in draft.entries:
         entry.result["ruleIndex"] = index[entry.rule_id]
@@ -248,11 +265,11 @@ def _assemble_run(draft: RunDraft, snapshot: ExportSnapshot, profile: str) -> di
     }
 
 
-def _serialise(snapshot: ExportSnapshot, drafts: list[RunDraft], profile: str) -> bytes:
+def _serialise(snapshot: ExportSnapshot, drafts: list[RunDraft], profile: str, rule_cache: RuleCache) -> bytes:
     log = {
         "$schema": SARIF_SCHEMA_URI,
         "version": SARIF_VERSION,
-        "runs": [_assemble_run(draft, snapshot, profile) for draft in drafts],
+        "runs": [_assemble_run(draft, snapshot, profile, rule_cache) for draft in drafts],
         "properties": {"export_type": snapshot.export_type, "tenant": snapshot.tenant,
                        "generated_at": iso_z(snapshot.generated_at), "profile": profile},
     }
