@@ -17,12 +17,11 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from exportcenter.catalog import audit
 from exportcenter.db.engine import transaction
 from exportcenter.db.models import ExportRow
-from exportcenter.jobs.state import ExportStatus, sources_of
-from exportcenter.pipeline.events import BUS
-from exportcenter.pipeline.run import export_event, run_export
+from exportcenter.jobs.recovery import recover, stale_exports
+from exportcenter.jobs.state import ExportStatus
+from exportcenter.pipeline.run import run_export
 from exportcenter.runtime import Runtime
 from exportcenter.util.ids import new_id
 from exportcenter.util.timeutil import utcnow
@@ -135,40 +134,11 @@ class EmbeddedExecutor:
 
     def recover_stale(self) -> int:
         """Hand back (or fail) jobs whose owner stopped sending heartbeats. Returns how many."""
-        cutoff = utcnow() - self.lease
-        max_attempts = self.runtime.settings.max_job_attempts
         recovered = 0
         with transaction(self.runtime.sessions) as session:
-            stale = list(session.scalars(select(ExportRow).where(
-                ExportRow.status == ExportStatus.PROCESSING.value, ExportRow.heartbeat_at < cutoff)))
-            for row in stale:
-                reason = f"worker {row.worker_id} stopped during stage {row.stage or 'unknown'}"
-                if row.cancel_requested:
-                    target, values = ExportStatus.CANCELLED, {"completed_at": utcnow(), "error": "cancelled by request",
-                                                              "error_code": "cancelled"}
-                elif row.attempts >= max_attempts:
-                    target, values = ExportStatus.FAILED, {
-                        "completed_at": utcnow(), "error_code": "worker_lost",
-                        "error": f"{reason}; gave up after {row.attempts} attempts"}
-                else:
-                    backoff = timedelta(seconds=min(300, 2 ** max(0, row.attempts - 1)))
-                    target, values = ExportStatus.QUEUED, {
-                        "next_attempt_at": utcnow() + backoff, "error": f"{reason}; retrying", "worker_id": None}
-                result = session.execute(
-                    update(ExportRow).where(ExportRow.id == row.id, ExportRow.status.in_(sources_of(target)),
-                                            ExportRow.status == ExportStatus.PROCESSING.value,
-                                            ExportRow.heartbeat_at == row.heartbeat_at)
-                    .values(status=target.value, **values).execution_options(synchronize_session=False))
-                if result.rowcount != 1:  # type: ignore[attr-defined]
-                    continue  # its owner woke up, or another process recovered it
-                recovered += 1
-                audit.record(session, tenant=row.tenant, actor="executor", action="export.recover",
-                             resource=row.id, outcome=target.value, detail=str(values.get("error")))
-                if target is not ExportStatus.QUEUED:
-                    self.runtime.store.delete_prefix(_prefix(row))
-                row.status = target.value
-                BUS.publish(export_event(row, "retrying" if target is ExportStatus.QUEUED else target.value,
-                                         error=str(values.get("error"))))
+            for row in stale_exports(session, self.lease):
+                if recover(self.runtime, session, row, actor="executor") is not None:
+                    recovered += 1
         if recovered:
             log.warning("recovered %d export(s) left by a stopped worker", recovered)
             self._wake.set()

@@ -25,7 +25,6 @@ from pathlib import Path
 
 from sqlalchemy import select, text, update
 
-from exportcenter.catalog import audit
 from exportcenter.db.engine import transaction
 from exportcenter.db.models import ExportRow
 from exportcenter.jobs.procrastinate_executor import (
@@ -36,11 +35,9 @@ from exportcenter.jobs.procrastinate_executor import (
     require_queue_schema,
     set_worker_state,
 )
+from exportcenter.jobs.recovery import recover, stale_exports
 from exportcenter.jobs.state import ExportStatus
-from exportcenter.pipeline.events import BUS
-from exportcenter.pipeline.run import export_event
 from exportcenter.runtime import Runtime
-from exportcenter.storage import export_prefix
 from exportcenter.util.ids import new_id
 from exportcenter.util.timeutil import utcnow
 
@@ -100,35 +97,10 @@ class Sweeper:
         from sqlalchemy.orm import Session
 
         assert isinstance(session, Session)
-        now = utcnow()
-        stale = list(session.scalars(select(ExportRow).where(
-            ExportRow.status == ExportStatus.PROCESSING.value, ExportRow.heartbeat_at < now - self.lease)
-            .with_for_update(skip_locked=True)))
-        max_attempts = self.runtime.settings.max_job_attempts
+        stale = stale_exports(session, self.lease, lock=True)
         for row in stale:
-            reason = f"worker {row.worker_id} stopped during stage {row.stage or 'unknown'}"
-            values: dict[str, object]
-            if row.cancel_requested:
-                target, values = ExportStatus.CANCELLED, {"error": "cancelled by request", "error_code": "cancelled",
-                                                          "completed_at": now}
-            elif row.attempts >= max_attempts:
-                target, values = ExportStatus.FAILED, {"error": f"{reason}; gave up after {row.attempts} attempts",
-                                                       "error_code": "worker_lost", "completed_at": now}
-            else:
-                target, values = ExportStatus.QUEUED, {"error": f"{reason}; retrying", "worker_id": None,
-                                                       "next_attempt_at": now, "stage": None}
-            session.execute(update(ExportRow).where(ExportRow.id == row.id).values(status=target.value, **values)
-                            .execution_options(synchronize_session=False))
-            if target is ExportStatus.QUEUED:
-                enqueue_export(session, row.id, queue=self.queue)
-            else:
-                self.runtime.store.delete_prefix(row.storage_prefix or export_prefix(row.tenant, row.created_at,
-                                                                                     row.id))
-            audit.record(session, tenant=row.tenant, actor="worker", action="export.recover", resource=row.id,
-                         outcome=target.value, detail=str(values["error"]))
-            row.status = target.value
-            BUS.publish(export_event(row, "retrying" if target is ExportStatus.QUEUED else target.value,
-                                     error=str(values["error"])))
+            recover(self.runtime, session, row, actor="worker",
+                    requeue=lambda r: enqueue_export(session, r.id, run_at=r.next_attempt_at, queue=self.queue))
         return len(stale)
 
     def _ring_queued(self, session: object) -> int:
