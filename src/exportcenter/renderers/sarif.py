@@ -96,6 +96,7 @@ def _render_bytes(snapshot: ExportSnapshot, ctx: RenderContext) -> bytes:
         dropped = shrink_to_fit(drafts, fraction, limits.max_gzip_bytes)
         ctx.warn(f"SARIF: {size} bytes gzipped is over the limit of {limits.max_gzip_bytes}; "
                  f"the {dropped} least severe results were left out (counted in run properties)")
+        del data  # the oversized log goes before its successor is built (at 200k findings: 240 MB)
         data = _serialise(snapshot, drafts, profile, rule_cache)
         fits, size = fits_gzip(data, limits.max_gzip_bytes)
         rounds += 1
