@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,12 +53,38 @@ def best(timings: list[Timing]) -> Timing:
     return min(t[0] for t in timings), min(t[1] for t in timings)
 
 
+def peak_rss_of_one_render(size: int, images: int) -> None:
+    """In this (fresh) process: RSS with the snapshot built, then peak RSS after one render to /dev/null."""
+    snapshot = synthetic_snapshot(size, images)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    cpu = time.process_time()
+    render = json_reports.RENDERERS[(ExportType.SCAN_REPORT, ExportFormat.JSON)]
+    with open(os.devnull, "wb") as out:
+        render(snapshot, out, RenderContext(settings=Settings()))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{size:8d}  snapshot {before:.0f} MB  peak {peak:.0f} MB  render cpu {time.process_time() - cpu:.2f} s")
+
+
+def rss_table(sizes: list[int], images: int) -> None:
+    """One fresh subprocess per size, so that each peak is that render's alone."""
+    for size in sizes:
+        subprocess.run([sys.executable, __file__, "--rss-one", str(size), "--images", str(images)], check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,10000,50000")
     parser.add_argument("--images", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--rss", action="store_true", help="peak RSS per size, one subprocess each")
+    parser.add_argument("--rss-one", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.rss_one:
+        peak_rss_of_one_render(args.rss_one, args.images)
+        return
+    if args.rss:
+        rss_table([int(part) for part in args.sizes.split(",")], args.images)
+        return
     handle, name = tempfile.mkstemp(suffix=".json")
     os.close(handle)
     target = Path(name)

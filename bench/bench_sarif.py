@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import os
 import random
 import resource
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -32,7 +35,7 @@ from exportcenter.model import (
     VexStatus,
 )
 from exportcenter.renderers.base import RenderContext
-from exportcenter.renderers.sarif import render_bytes
+from exportcenter.renderers.sarif import render, render_bytes
 
 SEVERITIES = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO, Severity.UNKNOWN)
 
@@ -81,12 +84,37 @@ def timed(action: Callable[[], object]) -> Timing:
     return time.process_time() - cpu, time.perf_counter() - wall
 
 
+def peak_rss_of_one_render(size: int, images: int) -> None:
+    """In this (fresh) process: RSS with the snapshot built, then peak RSS after one render to /dev/null."""
+    snapshot = synthetic_snapshot(size, images)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    cpu = time.process_time()
+    with open(os.devnull, "wb") as out:
+        render(snapshot, out, RenderContext(settings=Settings()))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{size:8d}  snapshot {before:.0f} MB  peak {peak:.0f} MB  render cpu {time.process_time() - cpu:.2f} s")
+
+
+def rss_table(sizes: list[int], images: int) -> None:
+    """One fresh subprocess per size, so that each peak is that render's alone."""
+    for size in sizes:
+        subprocess.run([sys.executable, __file__, "--rss-one", str(size), "--images", str(images)], check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,10000,50000")
     parser.add_argument("--images", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rss", action="store_true", help="peak RSS per size, one subprocess each")
+    parser.add_argument("--rss-one", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.rss_one:
+        peak_rss_of_one_render(args.rss_one, args.images)
+        return
+    if args.rss:
+        rss_table([int(part) for part in args.sizes.split(",")], args.images)
+        return
     settings = Settings()
     print("findings  render_cpu  render_wall  floor_cpu  floor_wall  ratio_cpu  bytes  gzip_bytes  results  warnings")
     for size in (int(part) for part in args.sizes.split(",")):
