@@ -88,3 +88,25 @@ def test_upstream_outage_requeues_the_export_for_a_retry(runtime: Runtime, upstr
     row = run_export(runtime, export_id)
     assert row is not None and row.status == "queued" and row.next_attempt_at is not None
     assert row.error == "scanner service failed for scan scan-c after 1 attempts: HTTP 503 maintenance"
+
+
+def test_upstream_queries_are_spans_under_data_gather(runtime: Runtime, upstream: FakeStellaOps) -> None:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from exportcenter.observability import tracing
+
+    exporter = InMemorySpanExporter()
+    processor = SimpleSpanProcessor(exporter)
+    tracing.add_span_processor(processor)
+    try:
+        serve_scan(upstream, "scan-a", SCAN, "trivy-json")
+        row = run_export(runtime, submit(runtime, ["scan-a"]))
+        assert row is not None and row.status == "completed"
+    finally:
+        tracing.remove_span_processor(processor)
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    gather_span = spans["data-gather"]
+    for name in ("scanner-query", "policy-query", "vexlens-query"):
+        assert spans[name].parent is not None and spans[name].parent.span_id == gather_span.context.span_id
+        assert spans[name].attributes is not None and spans[name].attributes["source"] == "upstream"

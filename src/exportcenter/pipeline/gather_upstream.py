@@ -18,6 +18,7 @@ from exportcenter.config import Settings
 from exportcenter.db.models import ExportRow
 from exportcenter.errors import DataNotFoundError, InvalidInputError
 from exportcenter.model import ExportFormat, ExportSnapshot, ExportType, VexStatement
+from exportcenter.observability.tracing import span
 from exportcenter.pipeline.gather import available_policy_sets, gather
 from exportcenter.pipeline.request import ExportRequest, parse_request, to_options, to_scope
 from exportcenter.pipeline.snapshot import build_snapshot
@@ -101,17 +102,20 @@ def gather_upstream(session: Session, settings: Settings, row: ExportRow, genera
             raise InvalidInputError("data_source is upstream but no scanner URL is configured "
                                     "(EXPORTCENTER_UPSTREAM__SCANNER_URL)")
         for scan_id in _scan_ids(request):
-            found = fetch_scan(scanner, scan_id, tenant=row.tenant, fetched_at=fetched_at)
+            with span("scanner-query", {"source": "upstream", "scan.id": scan_id}):
+                found = fetch_scan(scanner, scan_id, tenant=row.tenant, fetched_at=fetched_at)
             document = found.document
             assert document.scan is not None
             policy, vexlens, sbom_client = clients["policy"], clients["vexlens"], clients["sbom"]
             if policy is not None:
-                verdicts, notes = fetch_verdicts(policy, scan_id, document.scan, document.findings)
+                with span("policy-query", {"source": "upstream", "scan.id": scan_id}):
+                    verdicts, notes = fetch_verdicts(policy, scan_id, document.scan, document.findings)
                 document = dataclasses.replace(document, policy_verdicts=(*document.policy_verdicts, *verdicts))
                 warnings.extend(notes)
             documents.append(document)
             if vexlens is not None:
-                applied, notes = fetch_applied_vex(vexlens, scan_id, tenant=row.tenant, fetched_at=fetched_at)
+                with span("vexlens-query", {"source": "upstream", "scan.id": scan_id}):
+                    applied, notes = fetch_applied_vex(vexlens, scan_id, tenant=row.tenant, fetched_at=fetched_at)
                 statements.extend(applied)
                 warnings.extend(notes)
             if want_sbom and found.sbom_digest and document.sbom is None:
