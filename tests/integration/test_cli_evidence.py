@@ -78,3 +78,32 @@ def test_include_evidence_seals_a_plain_export(cli: Cli, tmp_path: Path) -> None
         handle.write(b" ")
     bad = cli("verify", "--bundle-record", tmp_path / "bundle.json", "--key", _trusted_key(cli))
     assert bad.exit_code == 10 and "report.sarif" in bad.stderr
+
+
+def test_exported_audit_log_proves_it_is_complete_and_unchanged(cli: Cli, tmp_path: Path) -> None:
+    result = cli("export", "--type", "audit_log", "--format", "json", "--since", "-1d", "-o", tmp_path)
+    assert result.exit_code == 0, result.stderr
+    path = tmp_path / "audit-log.json"
+    ok = cli("verify", "--audit-log", path, "--json")
+    assert ok.exit_code == 0, ok.stdout + ok.stderr
+    assert ok.json()["ends_at_head"] is True and ok.json()["entries"] >= 3
+    log = json.loads(path.read_text())
+
+    altered = json.loads(json.dumps(log))
+    altered["events"][0]["outcome"] = "failure"
+    (tmp_path / "altered.json").write_text(json.dumps(altered))
+    bad = cli("verify", "--audit-log", tmp_path / "altered.json")
+    assert bad.exit_code == 10 and "altered" in bad.stderr
+
+    truncated = json.loads(json.dumps(log))
+    truncated["events"].pop()
+    (tmp_path / "truncated.json").write_text(json.dumps(truncated))
+    bad = cli("verify", "--audit-log", tmp_path / "truncated.json")
+    assert bad.exit_code == 10 and "chain head" in bad.stderr
+    assert cli("verify", "--audit-log", tmp_path / "truncated.json", "--allow-slice").exit_code == 0
+
+    removed = json.loads(json.dumps(log))
+    del removed["events"][1]
+    (tmp_path / "removed.json").write_text(json.dumps(removed))
+    bad = cli("verify", "--audit-log", tmp_path / "removed.json", "--allow-slice")
+    assert bad.exit_code == 10 and "removed, inserted or reordered" in bad.stderr

@@ -126,11 +126,21 @@ def verify_command(
     attestation: Annotated[
         Path | None, typer.Option("--attestation", help="DSSE attestation (default: beside the record).")
     ] = None,
+    audit_log: Annotated[
+        Path | None, typer.Option("--audit-log", help="An audit_log JSON export: check its hash chain.")
+    ] = None,
+    allow_slice: Annotated[
+        bool, typer.Option("--allow-slice", help="With --audit-log: accept a log that ends before the chain head.")
+    ] = False,
 ) -> None:
-    """Verify a sealed evidence bundle (or a sealed record) offline; exit 0 only when it is intact."""
+    """Verify a sealed evidence bundle (or a sealed record, or an exported audit log) offline; exit 0 only
+    when it is intact."""
+    if audit_log is not None:
+        _verify_audit_log(audit_log, allow_slice, as_json)
+        return
     try:
         if (bundle is None) == (bundle_record is None):
-            raise InvalidInputError("give either a BUNDLE or --bundle-record FILE")
+            raise InvalidInputError("give either a BUNDLE, --bundle-record FILE or --audit-log FILE")
         keys = _trusted_keys(list(key or []))
         result: VerifiedBundle
         if bundle is not None:
@@ -144,3 +154,22 @@ def verify_command(
     _report(result, as_json)
 
 
+def _verify_audit_log(path: Path, allow_slice: bool, as_json: bool) -> None:
+    from exportcenter.sealing.audit import verify_audit_export
+
+    try:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InvalidInputError(f"{path}: {exc.strerror or exc}") from None
+        document = jsonio.loads(data, name=str(path))
+        if not isinstance(document, dict):
+            raise InvalidInputError(f"{path}: not an audit_log JSON export")
+        summary = verify_audit_export(document, allow_slice=allow_slice)
+    except ExportCenterError as error:
+        raise _fail(error, as_json) from None
+    if as_json:
+        sys.stdout.write(jsonio.dumps(summary).decode("utf-8"))
+        return
+    where = "ends at the chain head" if summary["ends_at_head"] else "is a slice ending before the chain head"
+    typer.echo(f"OK: {path}: {summary['entries']} audit entries, hash chain intact, {where}")

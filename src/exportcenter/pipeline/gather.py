@@ -55,7 +55,10 @@ def gather(session: Session, settings: Settings, row: ExportRow, generated_at: d
     events: tuple[AuditEvent, ...] = ()
     metadata: dict[str, object] = {}
     if export_type is ExportType.AUDIT_LOG:
-        events = tuple(audit.events(session, row.tenant, scope.date_start, scope.date_end))
+        # A range that ends "now" runs to the chain head read in this same transaction, so the export
+        # ends at the head it reports and `verify --audit-log` can prove nothing was cut from the end.
+        open_end = scope.date_end is None or scope.date_end >= row.created_at
+        events = tuple(audit.events(session, row.tenant, scope.date_start, None if open_end else scope.date_end))
         metadata["audit_chain_head"] = audit.chain_head(session, row.tenant)
     if row.format == ExportFormat.PDF.value:  # tenant branding and custom-<tenant> template (renderers/pdf)
         from exportcenter.tenancy import snapshot_metadata

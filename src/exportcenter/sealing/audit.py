@@ -66,3 +66,27 @@ def verify_audit_chain(
     if expected_head is not None and prev != expected_head:
         raise VerificationError(f"audit chain head is {prev!r}, the export says {expected_head!r} (log truncated)")
     return prev
+
+
+def verify_audit_export(document: Mapping[str, Any], *, allow_slice: bool = False) -> dict[str, Any]:
+    """Check an ``audit_log`` JSON export: every entry links to the one before it and matches its hash,
+    and (unless ``allow_slice``, for an export of a past window) the log ends at the chain head recorded
+    at export time, so nothing was cut from the end. Raises VerificationError with the reason."""
+    events = document.get("events")
+    chain = document.get("chain")
+    if not isinstance(events, list) or not isinstance(chain, Mapping):
+        raise VerificationError("not an audit_log export: 'events' and 'chain' are missing")
+    entries = [{k: v for k, v in e.items() if k != "seq"} for e in events if isinstance(e, Mapping)]
+    if len(entries) != len(events):
+        raise VerificationError("audit_log export: an entry is not an object")
+    head = chain.get("head")
+    head_hash = head.get("hash") if isinstance(head, Mapping) else head
+    start = entries[0].get(PREV_FIELD) if entries else None
+    last = verify_audit_chain(entries, start_prev_hash=start)
+    complete = last is not None and last == head_hash
+    if not complete and not allow_slice:
+        raise VerificationError(
+            f"audit log ends at {last!r} but the chain head at export time was {head_hash!r}: entries after the "
+            "last one are missing (an export of a past window is a slice: allow it explicitly)")
+    return {"valid": True, "entries": len(entries), "first_prev_hash": start, "last_hash": last,
+            "chain_head": head_hash, "ends_at_head": complete}
