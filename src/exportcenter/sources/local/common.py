@@ -7,6 +7,7 @@ of raising, so one odd field never aborts a whole document.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -167,9 +168,36 @@ def cvss_version_of(vector: str | None, hint: str | None = None) -> str:
     return hint or "unknown"
 
 
-def make_cvss(version_hint: str | None, vector: object, score: object, source: str | None) -> Cvss | None:
+CVSS_RANGE = (0.0, 10.0)
+EPSS_RANGE = (0.0, 1.0)  # EPSS probability and percentile are both fractions
+
+
+def bounded_score(
+    value: object, bounds: tuple[float, float], *, what: str, where: str, warnings: Warnings
+) -> float | None:
+    """``value`` as a float when it is a finite number (or a string holding one) within ``bounds``.
+
+    Anything else that is present (out of range, inf, NaN, text that is no number, a boolean) is dropped
+    with a warning naming ``where`` (file and vulnerability), ``what`` the score is and the bad value, so
+    no renderer ever sees a score it would have to clamp, print as "inf" or turn into null."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    found = number(value)
+    low, high = bounds
+    if found is not None and math.isfinite(found) and low <= found <= high:
+        return found
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    warnings.add(f"{where}: {what} {shown} is not a finite number in {low:g}-{high:g}; the score was dropped")
+    return None
+
+
+def make_cvss(
+    version_hint: str | None, vector: object, score: object, source: str | None, *, where: str, warnings: Warnings
+) -> Cvss | None:
+    """One CVSS entry; a score outside 0-10 (or not finite) is dropped with a warning, the vector kept."""
     vector_text = text(vector)
-    score_value = number(score)
+    label = f"{source or 'unknown'} CVSS score"
+    score_value = bounded_score(score, CVSS_RANGE, what=label, where=where, warnings=warnings)
     if vector_text is None and score_value is None:
         return None
     return Cvss(

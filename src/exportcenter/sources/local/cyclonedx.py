@@ -228,14 +228,16 @@ def tool_of(metadata: JsonObject) -> tuple[str | None, str | None]:
 # --- vulnerabilities --------------------------------------------------------------------------
 
 
-def ratings_cvss(vuln: JsonObject) -> tuple[Cvss, ...]:
+def ratings_cvss(vuln: JsonObject, where: str, warnings: Warnings) -> tuple[Cvss, ...]:
+    """The CVSS ratings of one vulnerability; a score outside 0-10 is dropped with a warning."""
     entries = []
     for rating in objs(vuln.get("ratings")):
         method = text(rating.get("method")) or ""
         if not method.upper().startswith("CVSS"):
             continue
         source = text(obj(rating.get("source")).get("name"))
-        entries.append(make_cvss(method, rating.get("vector"), rating.get("score"), source))
+        entries.append(make_cvss(method, rating.get("vector"), rating.get("score"), source,
+                                 where=where, warnings=warnings))
     return dedupe_cvss(entries)
 
 
@@ -272,8 +274,9 @@ def _findings(
         vuln_id = text(vuln.get("id")) or "UNKNOWN"
         raw_severity = pick_severity(vuln)
         severity = severity_from_raw(raw_severity)
+        cvss = ratings_cvss(vuln, f"{name}: {vuln_id}", warnings)
         if severity is Severity.UNKNOWN and raw_severity is None:
-            scores = [c.score for c in ratings_cvss(vuln) if c.score is not None]
+            scores = [c.score for c in cvss if c.score is not None]
             severity = severity_from_raw(max(scores)) if scores else Severity.UNKNOWN
         analysis = obj(vuln.get("analysis"))
         state = text(analysis.get("state"))
@@ -300,7 +303,7 @@ def _findings(
                     fixed_version=", ".join(fixed) or None,
                     aliases=tuple(a for a in unique(text(r.get("id")) for r in objs(vuln.get("references")))
                                   if a != vuln_id),
-                    cvss=ratings_cvss(vuln),
+                    cvss=cvss,
                     title=None,
                     description=text(vuln.get("description")) or text(vuln.get("detail")),
                     references=unique([text(obj(vuln.get("source")).get("url")),

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from exportcenter.model import Cvss, Finding, FindingKind, License, Package, Scan, severity_from_raw
 from exportcenter.sources.local.common import (
+    EPSS_RANGE,
     DocumentContext,
     IdAllocator,
     JsonObject,
     Warnings,
+    bounded_score,
     dedupe_cvss,
     document_id,
     license_from_text,
     licenses_unique,
     make_cvss,
-    number,
     obj,
     objs,
     text,
@@ -39,7 +40,7 @@ def parse(doc: JsonObject, ctx: DocumentContext) -> ParsedDocument:
         warnings.add(f"{ctx.name}: 'matches' is not a list; no findings kept")
     scan_id = document_id("scan", ctx)
     ids = IdAllocator("f")
-    findings = [_finding(match, scan_id, ids) for match in objs(matches)]
+    findings = [_finding(match, scan_id, ids, warnings, ctx.name) for match in objs(matches)]
     descriptor = obj(doc.get("descriptor"))
     source = obj(doc.get("source"))
     distro = obj(doc.get("distro"))
@@ -85,7 +86,7 @@ def _artifact_type(source_type: str | None) -> str:
     )
 
 
-def _cvss_list(entries: object, fallback_source: str | None) -> list[Cvss | None]:
+def _cvss_list(entries: object, fallback_source: str | None, where: str, warnings: Warnings) -> list[Cvss | None]:
     found: list[Cvss | None] = []
     for entry in objs(entries):
         metrics = obj(entry.get("metrics"))
@@ -95,18 +96,21 @@ def _cvss_list(entries: object, fallback_source: str | None) -> list[Cvss | None
                 entry.get("vector"),
                 metrics.get("baseScore"),
                 text(entry.get("source")) or fallback_source,
+                where=where,
+                warnings=warnings,
             )
         )
     return found
 
 
-def _old_cvss(vuln: JsonObject) -> list[Cvss | None]:
+def _old_cvss(vuln: JsonObject, where: str, warnings: Warnings) -> list[Cvss | None]:
     """grype 0.7: ``cvssV2`` / ``cvssV3`` objects with baseScore and vector."""
     found: list[Cvss | None] = []
     for key, hint in (("cvssV2", "2.0"), ("cvssV3", "3")):
         entry = obj(vuln.get(key))
         if entry:
-            found.append(make_cvss(hint, entry.get("vector"), entry.get("baseScore"), "nvd"))
+            found.append(make_cvss(hint, entry.get("vector"), entry.get("baseScore"), "nvd",
+                                   where=where, warnings=warnings))
     return found
 
 
@@ -120,15 +124,16 @@ def _fix(vuln: JsonObject) -> tuple[str | None, str | None]:
     return old, ("fixed" if old else None)
 
 
-def _finding(match: JsonObject, scan_id: str, ids: IdAllocator) -> Finding:
+def _finding(match: JsonObject, scan_id: str, ids: IdAllocator, warnings: Warnings, name: str) -> Finding:
     vuln = obj(match.get("vulnerability"))
     related = objs(match.get("relatedVulnerabilities"))
     artifact = obj(match.get("artifact"))
     vuln_id = text(vuln.get("id")) or "UNKNOWN"
     namespace = text(vuln.get("namespace"))
-    cvss_entries = _cvss_list(vuln.get("cvss"), namespace) + _old_cvss(vuln)
+    where = f"{name}: {vuln_id} ({text(artifact.get('name')) or 'unknown'})"
+    cvss_entries = _cvss_list(vuln.get("cvss"), namespace, where, warnings) + _old_cvss(vuln, where, warnings)
     for other in related:
-        cvss_entries.extend(_cvss_list(other.get("cvss"), text(other.get("namespace"))))
+        cvss_entries.extend(_cvss_list(other.get("cvss"), text(other.get("namespace")), where, warnings))
     locations = objs(artifact.get("locations"))
     path = text(locations[0].get("path")) if locations else None
     package = Package(
@@ -158,8 +163,10 @@ def _finding(match: JsonObject, scan_id: str, ids: IdAllocator) -> Finding:
         fixed_version=fixed_version,
         aliases=tuple(a for a in unique(text(o.get("id")) for o in related) if a != vuln_id),
         cvss=dedupe_cvss(cvss_entries),
-        epss=number(epss[0].get("epss")) if epss else None,
-        epss_percentile=number(epss[0].get("percentile")) if epss else None,
+        epss=bounded_score(epss[0].get("epss"), EPSS_RANGE, what="EPSS", where=where, warnings=warnings)
+        if epss else None,
+        epss_percentile=bounded_score(epss[0].get("percentile"), EPSS_RANGE, what="EPSS percentile", where=where,
+                                      warnings=warnings) if epss else None,
         kev=bool(objs(kev_entries)) if isinstance(kev_entries, list) else None,
         description=description,
         references=unique([text(vuln.get("dataSource")), *texts(vuln.get("urls")), *texts(vuln.get("links"))]),

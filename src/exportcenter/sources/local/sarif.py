@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from exportcenter.model import CodeGuardFinding, Severity, severity_from_raw, severity_from_score
 from exportcenter.sources.local.common import (
+    CVSS_RANGE,
     DocumentContext,
     IdAllocator,
     JsonObject,
     Warnings,
+    bounded_score,
     document_id,
     integer,
-    number,
     obj,
     objs,
     text,
@@ -75,9 +76,12 @@ def _rule_for(result: JsonObject, rules: list[JsonObject], by_id: dict[str, Json
     return "unknown-rule", {}
 
 
-def _security_severity(result: JsonObject, rule: JsonObject) -> float | None:
+def _security_severity(result: JsonObject, rule: JsonObject, where: str, warnings: Warnings) -> float | None:
+    """``security-severity`` (a CVSS-like 0-10 score) of the result, else of its rule; a value outside
+    0-10 is dropped with a warning and the level decides the severity."""
     for props in (obj(result.get("properties")), obj(rule.get("properties"))):
-        score = number(props.get("security-severity"))
+        score = bounded_score(props.get("security-severity"), CVSS_RANGE, what="security-severity", where=where,
+                              warnings=warnings)
         if score is not None:
             return score
     return None
@@ -103,7 +107,7 @@ def _finding(
         or text(obj(rule.get("defaultConfiguration")).get("level"))
         or "warning"  # the SARIF default
     )
-    score = _security_severity(result, rule)
+    score = _security_severity(result, rule, f"{name}: rule {rule_id}", warnings)
     severity = severity_from_score(score) if score is not None else _LEVEL_SEVERITY.get(level, Severity.UNKNOWN)
     if score is None and level not in _LEVEL_SEVERITY:
         severity = severity_from_raw(level)

@@ -17,7 +17,7 @@ from exportcenter.errors import InvalidInputError
 from exportcenter.sources.local import csaf, cyclonedx, grype, openvex, sarif, spdx, trivy
 from exportcenter.sources.local.common import DocumentContext, JsonObject, invalid
 from exportcenter.sources.local.parsed import ParsedDocument
-from exportcenter.util.jsonio import scrub
+from exportcenter.util.jsonio import LONE_SURROGATES, NON_FINITE_NUMBERS, encoding_problems, scrub
 
 # Most specific markers first: SARIF and SPDX have unmistakable keys, Trivy and Grype the loosest.
 _PARSERS: tuple[ModuleType, ...] = (sarif, spdx, cyclonedx, csaf, openvex, trivy, grype)
@@ -74,7 +74,7 @@ def _load(content: bytes, name: str) -> tuple[JsonObject, tuple[str, ...]]:
     try:
         value: Any = orjson.loads(decoded)
     except orjson.JSONDecodeError as exc:
-        value, warnings = _load_with_surrogates(decoded, name, exc)
+        value, warnings = _load_with_fallback(decoded, name, exc)
     if not isinstance(value, dict):
         kind = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}.get(
             type(value), "null"
@@ -85,16 +85,29 @@ def _load(content: bytes, name: str) -> tuple[JsonObject, tuple[str, ...]]:
     return value, warnings
 
 
-def _load_with_surrogates(decoded: str, name: str, error: orjson.JSONDecodeError) -> tuple[Any, tuple[str, ...]]:
-    """orjson refuses lone UTF-16 surrogate escapes (\\ud800); the standard parser accepts them. Such text
-    is kept with U+FFFD in place of the surrogate, and a warning."""
+def _load_with_fallback(decoded: str, name: str, error: orjson.JSONDecodeError) -> tuple[Any, tuple[str, ...]]:
+    """orjson refuses a few things the standard parser accepts: lone UTF-16 surrogate escapes (\\ud800),
+    numbers beyond a double's range (1e999999) and the NaN/Infinity literals. The document is read with the
+    standard parser and the warning gives the true reason: surrogates are kept as U+FFFD; non-finite numbers
+    are left to the format parser, which drops such a score with its own warning naming the field."""
     try:
         value = json.loads(decoded)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         truncated = error.pos >= len(decoded.rstrip()) - 1
         reason = "truncated JSON (the document ends early)" if truncated else "not valid JSON"
         raise invalid(name, f"{reason}: {error.msg} at line {error.lineno} column {error.colno}") from None
-    return scrub(value), (f"{name}: text orjson refused (lone UTF-16 surrogates) was kept with U+FFFD in their place",)
+    problems = encoding_problems(value)
+    warnings = []
+    if LONE_SURROGATES in problems:
+        warnings.append(f"{name}: text with lone UTF-16 surrogates (orjson refused it) was kept with U+FFFD "
+                        "in their place")
+    if NON_FINITE_NUMBERS in problems:
+        warnings.append(f"{name}: the JSON has numbers that are not finite (beyond a double's range, or NaN/"
+                        f"Infinity literals; orjson refused them: {error.msg}); they were read as inf/NaN")
+    if not warnings:
+        warnings.append(f"{name}: orjson refused the JSON ({error.msg} at line {error.lineno} column "
+                        f"{error.colno}); it was read with the standard parser")
+    return scrub(value), tuple(warnings)
 
 
 def _unknown_shape_reason(doc: JsonObject) -> str:

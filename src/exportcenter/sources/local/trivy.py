@@ -51,7 +51,7 @@ def parse(doc: JsonObject, ctx: DocumentContext) -> ParsedDocument:
         target = text(result.get("Target"))
         pkg_type = text(result.get("Type"))
         for vuln in objs(result.get("Vulnerabilities")):
-            findings.append(_vulnerability(vuln, scan_id, target, pkg_type, ids))
+            findings.append(_vulnerability(vuln, scan_id, target, pkg_type, ids, warnings, ctx.name))
         for misconf in objs(result.get("Misconfigurations")):
             if str(misconf.get("Status", "FAIL")).upper() == "PASS":
                 continue
@@ -107,17 +107,24 @@ def _digest_of(repo_digests: tuple[str, ...]) -> str | None:
     return None
 
 
-def _cvss(vuln: JsonObject) -> tuple[Cvss, ...]:
+def _cvss(vuln: JsonObject, where: str, warnings: Warnings) -> tuple[Cvss, ...]:
     entries = []
     for source, values in sorted(obj(vuln.get("CVSS")).items()):
         values = obj(values)
         for hint, vector_key, score_key in _CVSS_KEYS:
-            entries.append(make_cvss(hint, values.get(vector_key), values.get(score_key), source))
+            entries.append(make_cvss(hint, values.get(vector_key), values.get(score_key), source,
+                                     where=where, warnings=warnings))
     return dedupe_cvss(entries)
 
 
 def _vulnerability(
-    vuln: JsonObject, scan_id: str, target: str | None, pkg_type: str | None, ids: IdAllocator
+    vuln: JsonObject,
+    scan_id: str,
+    target: str | None,
+    pkg_type: str | None,
+    ids: IdAllocator,
+    warnings: Warnings,
+    name: str,
 ) -> Finding:
     vuln_id = text(vuln.get("VulnerabilityID")) or "UNKNOWN"
     identifier = obj(vuln.get("PkgIdentifier"))
@@ -141,7 +148,7 @@ def _vulnerability(
         package=package,
         fixed_version=text(vuln.get("FixedVersion")),
         aliases=tuple(a for a in texts(vuln.get("VendorIDs")) if a != vuln_id),
-        cvss=_cvss(vuln),
+        cvss=_cvss(vuln, f"{name}: {vuln_id} ({package.name})", warnings),
         title=text(vuln.get("Title")),
         description=text(vuln.get("Description")),
         references=unique([text(vuln.get("PrimaryURL")), *texts(vuln.get("References"))]),
