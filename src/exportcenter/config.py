@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     tenant_max_concurrent_exports: int = 10
     max_upload_bytes: int = 64 * 1024 * 1024
     max_verify_upload_bytes: int = 2 * 1024 * 1024 * 1024  # POST /api/v1/evidence/verify
+    max_json_body_bytes: int = 1024 * 1024  # JSON request bodies (POST /api/v1/exports, schedules, branding)
     download_url_ttl_seconds: int = 3600
     public_base_url: str = "http://127.0.0.1:8080"
     url_signing_key: str | None = None

@@ -21,6 +21,7 @@ from exportcenter.api import (
 )
 from exportcenter.api.audit_buffer import AuditBuffer
 from exportcenter.api.auth import Authenticator
+from exportcenter.api.body_limits import JsonBodyLimit
 from exportcenter.api.context import ApiContext
 from exportcenter.api.routes_scans import UploadLimit
 from exportcenter.api.schemas import Health
@@ -83,6 +84,7 @@ def create_app(runtime: Runtime | None = None, *, run_workers: bool = True) -> F
                   description="Exports of container-security data: reports, SBOMs, SARIF and sealed evidence.")
     problems.install(app)
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(JsonBodyLimit, max_bytes=settings.max_json_body_bytes)
     app.include_router(routes_exports.router)
     app.include_router(routes_scans.router)
     app.include_router(routes_schedules.router)

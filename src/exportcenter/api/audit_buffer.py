@@ -2,6 +2,8 @@
 
 Writes that change state (export.create, ingest) are audited inside their own transaction; the many
 read-side entries go through this buffer so a status GET does not wait on the database's write lock.
+Each entry keeps the time of its request, and ``flush`` (called before any request that can change state)
+writes every entry queued so far first, so the log stays in the order things happened.
 """
 
 from __future__ import annotations
@@ -37,12 +39,20 @@ class AuditBuffer:
     def __init__(self, sessions: sessionmaker[Session], flush_seconds: float = 0.05) -> None:
         self._sessions = sessions
         self._flush_seconds = flush_seconds
-        self._queue: queue.Queue[tuple[Entry, datetime] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[Entry, datetime] | threading.Event | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="audit-writer", daemon=True)
         self._thread.start()
 
     def append(self, entry: Entry) -> None:
         self._queue.put((entry, utcnow()))
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every entry appended before this call is written; False on timeout."""
+        if not self._thread.is_alive():
+            return False
+        done = threading.Event()
+        self._queue.put(done)
+        return done.wait(timeout)
 
     def close(self, timeout: float = 5.0) -> None:
         self._queue.put(None)
@@ -50,16 +60,18 @@ class AuditBuffer:
 
     def _loop(self) -> None:
         while True:
-            first = self._queue.get()
-            batch = [first]
-            while len(batch) < BATCH:
+            batch = [self._queue.get()]
+            while len(batch) < BATCH and isinstance(batch[-1], tuple):  # a flush or close ends the batch
                 try:
                     batch.append(self._queue.get(timeout=self._flush_seconds))
                 except queue.Empty:
                     break
-            entries = [item for item in batch if item is not None]
+            entries = [item for item in batch if isinstance(item, tuple)]
             if entries:
                 self._write(entries)
+            for item in batch:
+                if isinstance(item, threading.Event):
+                    item.set()
             if any(item is None for item in batch):
                 return
 

@@ -19,6 +19,7 @@ from exportcenter.runtime import Runtime
 from exportcenter.util.ids import TENANT_RE
 
 log = logging.getLogger("exportcenter.api")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass
@@ -62,12 +63,15 @@ def authenticate(request: Request, scope: str, *, token: str | None = None,
     try:
         principal = ctx.authenticator.principal(token, tenant)
         principal.require(scope)
-        return principal
     except (AuthError, ForbiddenError) as exc:
         if tenant and TENANT_RE.match(tenant):
             record(ctx, tenant=tenant, actor="anonymous", action="api.auth", resource=request.url.path,
                    outcome="denied", detail=exc.message, source_address=client_address(request))
         raise
+    # Reads audited before a change must land before the change's own entry.
+    if request.method not in SAFE_METHODS and ctx.audit_buffer is not None and not ctx.audit_buffer.flush():
+        log.warning("audit buffer did not flush before %s %s", request.method, request.url.path)
+    return principal
 
 
 def requires(scope: str) -> Callable[[Request], Principal]:

@@ -14,10 +14,12 @@ from sqlalchemy.orm import Session
 
 from exportcenter.db.engine import transaction
 from exportcenter.db.models import ExportRow
+from exportcenter.db.models_delivery import DeliveryAttemptRow
+from exportcenter.delivery.validation import validate_delivery
 from exportcenter.errors import ConflictError, DataNotFoundError, InvalidInputError, RateLimitedError
 from exportcenter.jobs.state import ExportStatus, transition
 from exportcenter.pipeline.events import BUS
-from exportcenter.pipeline.request import ExportRequest
+from exportcenter.pipeline.request import ExportRequest, check_template
 from exportcenter.pipeline.run import create_export, export_event, find_export, request_hash
 from exportcenter.runtime import Runtime
 from exportcenter.util.jsonio import dumps, loads
@@ -26,6 +28,7 @@ from exportcenter.util.timeutil import parse_time, utcnow
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 ACTIVE = (ExportStatus.QUEUED.value, ExportStatus.PROCESSING.value)
 _DEFAULT_SECONDS = {"pdf": 30.0, "xlsx": 10.0}
+MAX_NAMED_MISSING = 20  # a 404 names at most this many of the ids that found nothing
 
 
 @dataclass
@@ -92,10 +95,46 @@ def _check_tenant_limit(session: Session, runtime: Runtime, tenant: str, per_job
                                retry_after=max(1, round(per_job)))
 
 
+def capped_not_found(exc: DataNotFoundError) -> DataNotFoundError:
+    """The same 404 naming at most MAX_NAMED_MISSING of the ids or refs, plus how many more there are."""
+    scope = exc.details.get("scope")
+    if not isinstance(scope, dict):
+        return exc
+    long_lists = {k: v for k, v in scope.items() if isinstance(v, list) and len(v) > MAX_NAMED_MISSING}
+    if not long_lists:
+        return exc
+    key, values = next(iter(long_lists.items()))
+    head, _, _rest = exc.message.partition(": ")
+    shown = values[:MAX_NAMED_MISSING]
+    message = f"{head}: {', '.join(map(str, shown))} and {len(values) - len(shown)} more"
+    return DataNotFoundError(message, **{**exc.details, "scope": {**scope, key: shown},
+                                         "missing_count": len(values)})
+
+
+def check_submission(runtime: Runtime, tenant: str, request: ExportRequest) -> None:
+    """What the request model cannot know: the tenant's own template, and the delivery config."""
+    check_template(request, tenant)
+    if request.delivery is not None:
+        validate_delivery(request.delivery.method, request.delivery.config, runtime.settings.webhook_allow_hosts)
+
+
 def submit(runtime: Runtime, *, tenant: str, request: ExportRequest, actor: str, idempotency_key: str | None,
            source_address: str | None) -> Submission:
     if idempotency_key is not None and not (0 < len(idempotency_key) <= 256):
         raise InvalidInputError("Idempotency-Key must be 1-256 characters")
+    check_submission(runtime, tenant, request)
+    try:
+        return _submit(runtime, tenant=tenant, request=request, actor=actor, idempotency_key=idempotency_key,
+                       source_address=source_address)
+    except DataNotFoundError as exc:
+        capped = capped_not_found(exc)
+        if capped is exc:
+            raise
+        raise capped from None
+
+
+def _submit(runtime: Runtime, *, tenant: str, request: ExportRequest, actor: str, idempotency_key: str | None,
+            source_address: str | None) -> Submission:
     digest = request_hash(request)
     for attempt in range(2):
         try:
@@ -144,12 +183,29 @@ def cancel(runtime: Runtime, tenant: str, export_id: str) -> ExportRow:
             cancelled_now = False
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 session.refresh(row)
-                raise ConflictError(f"export {export_id} is already {row.status}", status=row.status)
+                raise ConflictError(f"export {export_id} is already {row.status}", export_status=row.status)
         final = session.get(ExportRow, export_id, populate_existing=True)
         assert final is not None
     if cancelled_now:
         BUS.publish(export_event(final, "cancelled", error=final.error))
     return final
+
+
+def last_delivery_errors(runtime: Runtime, rows: list[ExportRow]) -> dict[str, str]:
+    """The error of each export's latest failed delivery attempt, for exports still retrying or failed."""
+    wanted = [r.id for r in rows if r.delivery_status in ("retrying", "failed")]
+    if not wanted:
+        return {}
+    errors: dict[str, str] = {}
+    with transaction(runtime.sessions) as session:
+        for export_id, error in session.execute(
+                select(DeliveryAttemptRow.export_id, DeliveryAttemptRow.error)
+                .where(DeliveryAttemptRow.export_id.in_(wanted)).order_by(DeliveryAttemptRow.attempt)):
+            if error:
+                errors[export_id] = error
+            else:
+                errors.pop(export_id, None)
+    return errors
 
 
 def encode_cursor(row: ExportRow) -> str:

@@ -16,8 +16,9 @@ from exportcenter.api.context import audited, client_address, context, record, r
 from exportcenter.api.schemas import DownloadLink, ExportJob, ExportList, ExportResponse, export_response
 from exportcenter.api.signing import content_type_for
 from exportcenter.db.engine import transaction
-from exportcenter.errors import ConflictError, DataNotFoundError, ExportCenterError, StorageError
+from exportcenter.errors import ConflictError, DataNotFoundError, ExportCenterError, InvalidInputError, StorageError
 from exportcenter.jobs.state import ExportStatus
+from exportcenter.model import ExportFormat, ExportType
 from exportcenter.pipeline.request import ExportRequest
 from exportcenter.pipeline.run import find_export
 from exportcenter.storage import export_prefix
@@ -58,10 +59,21 @@ def submit_export(body: ExportRequest, request: Request, response: Response, pri
                      estimated_completion=service.iso_duration(submission.estimate_seconds))
 
 
+def _format_filter(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return ExportFormat.parse(value).value
+    except ValueError:
+        known = ", ".join(f.value for f in ExportFormat)
+        raise InvalidInputError(f"query parameter 'format': unknown format {value!r}; known formats: {known}",
+                                parameter="format") from None
+
+
 @router.get("/exports", response_model=ExportList, responses=PROBLEMS)  # type: ignore[arg-type]
 def list_exports(request: Request, principal: Reader,
                  status: Annotated[ExportStatus | None, Query()] = None,
-                 type: Annotated[str | None, Query(max_length=64)] = None,
+                 type: Annotated[ExportType | None, Query()] = None,
                  format: Annotated[str | None, Query(max_length=32)] = None,
                  created_after: Annotated[str | None, Query(max_length=64)] = None,
                  created_before: Annotated[str | None, Query(max_length=64)] = None,
@@ -72,10 +84,11 @@ def list_exports(request: Request, principal: Reader,
 
     def run() -> ExportList:
         rows, next_cursor = service.list_exports(
-            ctx.runtime, principal.tenant, status=status.value if status else None, export_type=type,
-            export_format=format, created_after=created_after, created_before=created_before, limit=limit,
-            cursor=cursor)
-        return ExportList(items=[export_response(r) for r in rows], next_cursor=next_cursor)
+            ctx.runtime, principal.tenant, status=status.value if status else None,
+            export_type=type.value if type else None, export_format=_format_filter(format),
+            created_after=created_after, created_before=created_before, limit=limit, cursor=cursor)
+        errors = service.last_delivery_errors(ctx.runtime, rows)
+        return ExportList(items=[export_response(r, errors.get(r.id)) for r in rows], next_cursor=next_cursor)
 
     result: ExportList = audited(request, principal, "export.list", "exports", run)
     return result
@@ -87,7 +100,7 @@ def get_export(export_id: str, request: Request, principal: Reader) -> ExportRes
     ctx = context(request)
     row = audited(request, principal, "export.read", export_id,
                   lambda: service.get_export(ctx.runtime, principal.tenant, export_id))
-    return export_response(row)
+    return export_response(row, service.last_delivery_errors(ctx.runtime, [row]).get(row.id))
 
 
 @router.post("/exports/{export_id}/cancel", response_model=ExportResponse, responses=PROBLEMS)  # type: ignore[arg-type]
@@ -111,7 +124,7 @@ def download_link(export_id: str, request: Request, principal: Reader,
         row = service.get_export(ctx.runtime, principal.tenant, export_id)
         if row.status != ExportStatus.COMPLETED.value:
             raise ConflictError(f"export {export_id} is {row.status}; only completed exports can be downloaded",
-                                status=row.status)
+                                export_status=row.status)
         entries = {a["name"]: a for a in row.artifacts or []}
         name = artifact or next(iter(entries), None)
         if name == "manifest.json" and row.manifest is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
@@ -103,9 +103,10 @@ async def upload_scan(request: Request,
 
 @router.get("/scans", response_model=ScanList, responses=PROBLEMS)  # type: ignore[arg-type]
 def list_scans(request: Request, principal: Annotated[Principal, Depends(requires("export:read"))],
-               kind: Annotated[str | None, Query(max_length=16)] = None,
+               kind: Annotated[Literal["scan", "sbom", "code_guard"] | None, Query()] = None,
                limit: Annotated[int, Query(ge=1, le=500)] = 100,
-               after: Annotated[str | None, Query(max_length=64, description="last id of the previous page")] = None,
+               after: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
+                                                 description="last id of the previous page")] = None,
                ) -> ScanList:
     """Stored scans, SBOMs and code-guard runs of the tenant, by id."""
     ctx = context(request)

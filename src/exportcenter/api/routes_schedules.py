@@ -18,7 +18,9 @@ from pydantic import ValidationError
 
 from exportcenter.api.auth import Principal
 from exportcenter.api.context import ApiContext, audited, client_address, context, record, requires
+from exportcenter.api.redaction import redact
 from exportcenter.db.engine import transaction
+from exportcenter.db.models_delivery import ScheduleRow
 from exportcenter.errors import ConflictError, ExportCenterError, InvalidInputError, PayloadTooLargeError
 from exportcenter.runtime import Runtime
 from exportcenter.scheduling import (
@@ -95,6 +97,11 @@ def _validate(document: dict[str, Any]) -> ScheduleSpec:
         raise InvalidInputError("invalid schedule: " + "; ".join(reasons), errors=reasons) from None
 
 
+
+def shown(row: ScheduleRow) -> dict[str, object]:
+    """A schedule as the API shows it: secrets in its delivery config are [redacted]."""
+    return redact(describe(row))  # type: ignore[no-any-return]
+
 def _own_tenant(spec: ScheduleSpec, principal: Principal) -> ScheduleSpec:
     if spec.tenant not in (None, principal.tenant):
         raise InvalidInputError(f"schedule tenant {spec.tenant!r} is not the caller's tenant {principal.tenant!r}")
@@ -132,7 +139,7 @@ def _upsert(ctx: ApiContext, principal: Principal, spec: ScheduleSpec, *, must_e
         if existing is not None and not must_exist:
             raise ConflictError(f"schedule {spec.name} already exists: update it with PUT", schedule=spec.name)
         row = upsert_schedule(session, spec, tenant=principal.tenant, actor=principal.subject, now=utcnow())
-        return describe(row)
+        return shown(row)
 
 
 @router.post("/schedules", status_code=201, responses=PROBLEMS, openapi_extra=SPEC_BODY)  # type: ignore[arg-type]
@@ -156,7 +163,7 @@ def list_tenant_schedules(request: Request, principal: Reader) -> dict[str, obje
 
     def run() -> dict[str, object]:
         with transaction(ctx.runtime.sessions) as session:
-            return {"items": [describe(r) for r in list_schedules(session, principal.tenant)]}
+            return {"items": [shown(r) for r in list_schedules(session, principal.tenant)]}
 
     result: dict[str, object] = audited(request, principal, "schedule.list", "schedules", run)
     return result
@@ -174,7 +181,7 @@ def get_schedule(name: str, request: Request, principal: Reader) -> dict[str, ob
             fires = [{"fire_time": iso_z(f.fire_time), "fired_at": iso_z(f.fired_at), "kind": f.kind,
                       "outcome": f.outcome, "export_id": f.export_id, "error": f.error}
                      for f in fires_of(session, row.id)]
-            return {**describe(row), "fires": fires}
+            return {**shown(row), "fires": fires}
 
     result: dict[str, object] = audited(request, principal, "schedule.read", name, run)
     return result
@@ -206,7 +213,7 @@ def _pause(request: Request, principal: Principal, name: str, paused: bool) -> d
 
     def run() -> dict[str, object]:
         with transaction(ctx.runtime.sessions) as session:
-            return describe(set_paused(session, principal.tenant, name, paused, actor=principal.subject,
+            return shown(set_paused(session, principal.tenant, name, paused, actor=principal.subject,
                                        now=utcnow()))
 
     result: dict[str, object] = _write(request, principal, "schedule.pause" if paused else "schedule.resume",

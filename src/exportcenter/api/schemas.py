@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from exportcenter.api.redaction import redact
 from exportcenter.db.models import ExportRow, ScanRow
 from exportcenter.util.timeutil import iso_z
 
@@ -49,7 +50,10 @@ class ExportResponse(BaseModel):
     error: str | None = None
     error_code: str | None = None
     cancel_requested: bool = False
-    delivery: dict[str, Any] | None = None
+    delivery: dict[str, Any] | None = Field(default=None, description="as requested; secrets shown as [redacted]")
+    delivery_status: str | None = Field(
+        default=None, description="not_requested, delivered, retrying or failed; null until the export completes")
+    delivery_error: str | None = Field(default=None, description="the last delivery attempt's error")
 
 
 class ExportList(BaseModel):
@@ -100,7 +104,7 @@ class Health(BaseModel):
     detail: str | None = None
 
 
-def export_response(row: ExportRow) -> ExportResponse:
+def export_response(row: ExportRow, delivery_error: str | None = None) -> ExportResponse:
     return ExportResponse(
         export_id=row.id, status=row.status, type=row.type, format=row.format,  # type: ignore[arg-type]
         created_at=iso_z(row.created_at) or "", started_at=iso_z(row.started_at),
@@ -108,7 +112,8 @@ def export_response(row: ExportRow) -> ExportResponse:
         stage=row.stage, attempts=row.attempts or 0,
         artifacts=[ArtifactInfo(name=a["name"], size=a["size"], sha256=a["sha256"]) for a in row.artifacts or []],
         warnings=list(row.warnings or []), error=row.error, error_code=row.error_code,
-        cancel_requested=bool(row.cancel_requested), delivery=(row.request or {}).get("delivery"),
+        cancel_requested=bool(row.cancel_requested), delivery=redact((row.request or {}).get("delivery")),
+        delivery_status=row.delivery_status, delivery_error=delivery_error,
     )
 
 

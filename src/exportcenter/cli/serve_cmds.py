@@ -8,6 +8,16 @@ from exportcenter.cli.common import err_console, handle_errors, tenant_or_exit
 from exportcenter.config import get_settings
 from exportcenter.errors import ConfigurationError
 
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # noqa: S104 - only compared with --host
+
+
+def listen_base_url(host: str, port: int) -> str:
+    """The URL of ``serve --host --port`` itself (a wildcard address becomes the loopback address)."""
+    if host in WILDCARD_HOSTS:
+        host = "127.0.0.1"
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
 
 @handle_errors
 def serve_command(
@@ -22,13 +32,20 @@ def serve_command(
     from exportcenter.api.app import create_app
     from exportcenter.runtime import Runtime
 
-    settings = get_settings()
-    # Zero setup on the embedded SQLite default; any other database must be migrated explicitly.
-    runtime = Runtime.open(settings, migrate=settings.resolved_database_url.startswith("sqlite"))
     if not (1 <= port <= 65535):
         raise ConfigurationError(f"invalid port {port}")
+    settings = get_settings()
+    if "public_base_url" not in settings.model_fields_set:
+        # Signed download links must point at this server; behind a proxy set EXPORTCENTER_PUBLIC_BASE_URL.
+        settings = settings.model_copy(update={"public_base_url": listen_base_url(host, port)})
+        if host in WILDCARD_HOSTS:
+            err_console.print(f"Listening on all addresses: download links use {settings.public_base_url}; "
+                              "set EXPORTCENTER_PUBLIC_BASE_URL to the address clients reach.")
+    # Zero setup on the embedded SQLite default; any other database must be migrated explicitly.
+    runtime = Runtime.open(settings, migrate=settings.resolved_database_url.startswith("sqlite"))
     app = create_app(runtime, run_workers=not no_workers)
-    err_console.print(f"ExportCenter API on http://{host}:{port} (docs at /docs, data in {settings.home})")
+    err_console.print(f"ExportCenter API on {listen_base_url(host, port)} (docs at /docs, data in {settings.home}; "
+                      f"download links use {settings.public_base_url})")
     try:
         uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, ws="websockets-sansio")
     finally:
