@@ -62,16 +62,19 @@ def parse(content: bytes, *, name: str, tenant: str, ingested_at: datetime) -> P
 
 
 def ingest_bytes(session: Session, *, tenant: str, name: str, content: bytes, actor: str = "cli",
-                 source_address: str | None = None) -> IngestResult:
+                 source_address: str | None = None, parsed: ParsedDocument | None = None,
+                 ingested_at: datetime | None = None) -> IngestResult:
     """Store one file in the caller's transaction. Idempotent per (tenant, content digest).
-    Raises InvalidInputError, storing nothing, when the file is not one we accept."""
+    Raises InvalidInputError, storing nothing, when the file is not one we accept. ``parsed``: the
+    file already parsed (by ``ingest_all``) at ``ingested_at``, so it is not parsed twice."""
     digest = sha256_digest(content)
     existing = session.scalar(select(DocumentRow).where(DocumentRow.tenant == tenant,
                                                         DocumentRow.digest == digest))
     if existing is not None:
         return _result_for(session, existing, created=False)
-    now = utcnow()
-    parsed = parse(content, name=name, tenant=tenant, ingested_at=now)
+    now = ingested_at if parsed is not None and ingested_at is not None else utcnow()
+    if parsed is None:
+        parsed = parse(content, name=name, tenant=tenant, ingested_at=now)
     row = _document_row(parsed, tenant=tenant, content=content, now=now, actor=actor)
     try:
         with session.begin_nested():
@@ -103,6 +106,33 @@ def ingest(sessions: sessionmaker[Session], *, tenant: str, name: str, content: 
             audit.record(session, tenant=tenant, actor=actor, action="ingest", resource=name[:512],
                          outcome="failure", detail=exc.message, source_address=source_address)
         raise
+
+
+def ingest_all(sessions: sessionmaker[Session], *, tenant: str, files: Sequence[tuple[str, bytes]],
+               actor: str = "cli", source_address: str | None = None) -> list[IngestResult]:
+    """Ingest several files all or nothing: every file is parsed before any is stored, so when one is
+    refused none is stored, and the refusal (audited like ``ingest``'s) says so."""
+    checked: list[ParsedDocument | None] = []
+    try:
+        now = utcnow()
+        for name, content in files:
+            checked.append(parse(content, name=name, tenant=tenant, ingested_at=now))
+    except InvalidInputError as exc:
+        with transaction(sessions) as session:
+            audit.record(session, tenant=tenant, actor=actor, action="ingest", resource=name[:512],
+                         outcome="failure", detail=exc.message, source_address=source_address)
+        if len(files) < 2:
+            raise
+        others = len(files) - 1
+        were = f"the {others} other files given with it were" if others > 1 else "the other file given with it was"
+        raise type(exc)(f"{exc.message} (nothing was stored: {were} not ingested either)", **exc.details) from None
+    results = []
+    for (name, content), parsed in zip(files, checked, strict=True):
+        with transaction(sessions) as session:
+            results.append(ingest_bytes(session, tenant=tenant, name=name, content=content, actor=actor,
+                                        source_address=source_address, parsed=parsed,
+                                        ingested_at=now))
+    return results
 
 
 def _document_row(parsed: ParsedDocument, *, tenant: str, content: bytes, now: datetime,
@@ -164,9 +194,10 @@ def _result_for(session: Session, row: DocumentRow, *, created: bool,
               "components": len(parsed.sbom.components) if parsed.sbom else 0,
               "vex_statements": len(parsed.vex_statements),
               "code_guard_findings": len(parsed.code_guard_findings)}
+    warnings = [w.removeprefix(f"{row.name}: ") for w in row.warnings or []]  # rows stored before 2026-12 named it
     return IngestResult(document_id=row.id, name=row.name, digest=row.digest, source_format=row.source_format,
                         kinds=list(parsed.kinds), created=created, ids=ids,
-                        counts={k: v for k, v in counts.items() if v}, warnings=list(row.warnings or []))
+                        counts={k: v for k, v in counts.items() if v}, warnings=warnings)
 
 
 _PARSE_CACHE: OrderedDict[tuple[str, str], ParsedDocument] = OrderedDict()

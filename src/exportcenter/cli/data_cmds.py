@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from exportcenter.catalog.documents import IngestResult, ingest, scan_summary
+from exportcenter.catalog.documents import IngestResult, ingest_all, scan_summary
 from exportcenter.cli.common import (
     JsonOption,
     TenantOption,
@@ -17,6 +17,7 @@ from exportcenter.cli.common import (
     open_runtime,
     out_console,
     print_json,
+    table_with_ids,
     tenant_or_exit,
 )
 from exportcenter.db.models import ScanRow
@@ -38,13 +39,9 @@ def read_input_file(path: Path) -> bytes:
 
 
 def ingest_paths(runtime: object, tenant: str, paths: list[Path], actor: str = "cli") -> list[IngestResult]:
-    """Ingest each file; the first refusal stops the run (files before it stay stored, it stores nothing)."""
-    results = []
-    for path in paths:
-        content = read_input_file(path)
-        results.append(ingest(runtime.sessions, tenant=tenant, name=path.name, content=content,  # type: ignore[attr-defined]
-                              actor=actor))
-    return results
+    """Read and ingest every file all or nothing: one missing or refused file stores none of them."""
+    files = [(path.name, read_input_file(path)) for path in paths]
+    return ingest_all(runtime.sessions, tenant=tenant, files=files, actor=actor)  # type: ignore[attr-defined]
 
 
 @handle_errors
@@ -53,18 +50,20 @@ def ingest_command(
     tenant: str = TenantOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Store scanner, SBOM and VEX files (format sniffed from content; re-ingesting is a no-op)."""
+    """Store scanner, SBOM and VEX files (format sniffed from content; re-ingesting is a no-op).
+
+    All or nothing: every file is checked before any is stored, so when one is missing or refused
+    (exit 2, naming the file and why) none of them is stored; fix it and run the same command again."""
     tenant = tenant_or_exit(tenant)
     runtime = open_runtime()
     results = ingest_paths(runtime, tenant, files)
     if as_json:
         print_json([r.as_dict() for r in results])
         return
-    table = Table("file", "format", "kinds", "ids", "counts", "new")
-    for r in results:
-        table.add_row(r.name, r.source_format, ",".join(r.kinds), " ".join(r.ids.values()),
-                      " ".join(f"{k}={v}" for k, v in r.counts.items()), "yes" if r.created else "already stored")
-    out_console.print(table)
+    rows = [[r.name, r.source_format, ",".join(r.kinds), " ".join(r.ids.values()),
+             " ".join(f"{k}={v}" for k, v in r.counts.items()), "yes" if r.created else "already stored"]
+            for r in results]
+    out_console.print(table_with_ids(["file", "format", "kinds", "ids", "counts", "new"], rows, {"ids"}))
     for r in results:
         for warning in r.warnings:
             err_console.print(f"[yellow]warning:[/] {r.name}: {warning}")
@@ -82,10 +81,9 @@ def scans_command(tenant: str = TenantOption, as_json: bool = JsonOption) -> Non
     if as_json:
         print_json(summaries)
         return
-    table = Table("id", "kind", "artifact", "scanner", "created", "findings")
-    for s in summaries:
-        table.add_row(s["id"], s["kind"], s["artifact_name"], s["scanner"], s["created_at"], str(s["findings"]))
-    out_console.print(table)
+    rows = [[s["id"], s["kind"], s["artifact_name"], s["scanner"] or "", s["created_at"] or "", str(s["findings"])]
+            for s in summaries]
+    out_console.print(table_with_ids(["id", "kind", "artifact", "scanner", "created", "findings"], rows, {"id"}))
 
 
 @handle_errors

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from exportcenter.config import get_settings
+from exportcenter.cli.common import checked_settings, ensure_directory, handle_errors
 from exportcenter.errors import ConfigurationError, ExportCenterError, InvalidInputError
 from exportcenter.sealing.keys import (
     KEY_KINDS,
@@ -56,6 +56,7 @@ def _write_new_file(path: Path, data: bytes, mode: int, force: bool) -> None:
 
 
 @keys_app.command("generate")
+@handle_errors
 def generate_command(
     out: Annotated[Path, typer.Option("--out", help="Directory for the key files.")] = Path("."),
     key_type: Annotated[str, typer.Option("--type", help="ed25519 (default) or ecdsa-p256.")] = "ed25519",
@@ -68,7 +69,7 @@ def generate_command(
             raise InvalidInputError(f"unknown key type {key_type!r}; choose one of {', '.join(KEY_KINDS)}")
         kind: KeyKind = "ed25519" if key_type == "ed25519" else "ecdsa-p256"
         private_pem, public_pem = generate_keypair(kind)
-        out.mkdir(parents=True, exist_ok=True)
+        ensure_directory(out, "--out")
         private_path, public_path = out / f"{name}.key.pem", out / f"{name}.pub.pem"
         _write_new_file(private_path, private_pem, 0o600, force)
         _write_new_file(public_path, public_pem, 0o644, force)
@@ -81,6 +82,7 @@ def generate_command(
 
 
 @keys_app.command("id")
+@handle_errors
 def id_command(public_keys: Annotated[list[Path], typer.Argument(help="Public key PEM files.")]) -> None:
     """Print the key id (sha256 of the DER public key) of each public key."""
     try:
@@ -91,15 +93,19 @@ def id_command(public_keys: Annotated[list[Path], typer.Argument(help="Public ke
 
 
 def _trusted_keys(paths: list[Path]) -> list[PublicKey]:
+    """--key files, else the trusted directory: EXPORTCENTER_TRUSTED_KEYS_DIR or $EXPORTCENTER_HOME/keys/trusted,
+    where the embedded default publishes the public half of the key it signs with."""
     if paths:
         return load_trusted_keys(paths)
-    configured = get_settings().trusted_keys_dir
-    if configured is not None:
-        keys = load_trusted_keys([configured])
-        if keys:
-            return keys
+    from exportcenter.pipeline.evidence import trusted_dir
+
+    folder = trusted_dir(checked_settings())
+    keys = load_trusted_keys([folder]) if folder.is_dir() else []
+    if keys:
+        return keys
     raise ConfigurationError(
-        "no trusted public key: pass --key PUB.pem (repeatable) or set EXPORTCENTER_TRUSTED_KEYS_DIR"
+        f"no trusted public key: pass --key PUB.pem (repeatable), or put the signer's public key in {folder} "
+        "(EXPORTCENTER_TRUSTED_KEYS_DIR)"
     )
 
 
@@ -113,6 +119,7 @@ def _report(result: VerifiedBundle, as_json: bool) -> None:
     typer.echo(f"  signed by key {result.keyid}")
 
 
+@handle_errors
 def verify_command(
     bundle: Annotated[Path | None, typer.Argument(help="Evidence bundle (.zip or .tar.gz).")] = None,
     key: Annotated[list[Path] | None, typer.Option("--key", "-k", help="Trusted public key PEM (repeatable).")] = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -9,23 +10,25 @@ from typing import Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn
-from rich.table import Table
 from sqlalchemy import select
 
 from exportcenter.cli.common import (
     JsonOption,
     TenantOption,
+    directory_problem,
     err_console,
     handle_errors,
     open_runtime,
+    os_reason,
     out_console,
     print_json,
+    table_with_ids,
     tenant_or_exit,
 )
 from exportcenter.cli.data_cmds import ingest_paths, read_input_file
 from exportcenter.db.engine import transaction
 from exportcenter.db.models import ExportRow
-from exportcenter.errors import InvalidInputError, exit_code_for
+from exportcenter.errors import DeliveryError, InvalidInputError, exit_code_for
 from exportcenter.model import ExportType
 from exportcenter.pipeline.request import parse_request
 from exportcenter.pipeline.run import create_export, run_export
@@ -77,7 +80,7 @@ def export_command(
     export_format: str = typer.Option(None, "--format", help="Format for that type."),
     scan_ids: list[str] = typer.Option([], "--scan", help="Scan (or SBOM / SARIF) id; repeatable."),
     image_refs: list[str] = typer.Option([], "--image", help="Image reference; repeatable."),
-    inputs: list[Path] = typer.Option([], "--input", help="Ingest these files and export them in one step."),
+    inputs: list[Path] = typer.Option([], "--input", help="Ingest these files (all or nothing), then export them."),
     since: str = typer.Option(None, "--since", help="Start of date range: ISO date/time, 'now' or '-7d'."),
     until: str = typer.Option(None, "--until", help="End of date range (default now)."),
     template: str = typer.Option(None, "--template", help="Report template name."),
@@ -88,7 +91,9 @@ def export_command(
     include_remediation: bool = typer.Option(False, "--include-remediation", help="Add fix guidance."),
     policy_set: list[str] = typer.Option([], "--policy-set", help="Policy set name; repeatable."),
     request_file: Path = typer.Option(None, "--request", help="The spec's ExportRequest as a JSON file."),
-    out_dir: Path = typer.Option(None, "-o", "--output", help="Also copy the artifacts here."),
+    out_dir: Path = typer.Option(None, "-o", "--output", help="Also copy the artifacts (and manifest.json) "
+                                 "into this directory; existing files of the same names are refused."),
+    force: bool = typer.Option(False, "--force", help="With -o: replace files of the same names."),
     tenant: str = TenantOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -118,7 +123,7 @@ def export_command(
         reason = final.error if final is not None else "export was taken over by another worker"
         err_console.print(f"[bold red]error:[/] export {row.id} {final.status if final else 'lost'}: {reason}")
         raise typer.Exit(exit_code_for(final.error_code if final else None))
-    copied = _copy_out(runtime, final, out_dir) if out_dir else []
+    copied = _copy_out(runtime, final, out_dir, force) if out_dir else []
     for warning in final.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}")
     if as_json:
@@ -126,7 +131,7 @@ def export_command(
                     "location": final.storage_prefix, "files": [str(p) for p in copied], "warnings": final.warnings})
         return
     print_json(final.manifest)
-    where = out_dir or runtime.store.local_path(final.storage_prefix or "")
+    where = out_dir or runtime.store.local_path(final.storage_prefix or "") or final.storage_prefix
     err_console.print(f"export {final.id} completed: {len(final.artifacts)} artifact(s) in {where}")
 
 
@@ -141,13 +146,27 @@ def _run_with_progress(runtime: Any, export_id: str) -> ExportRow | None:
                                                                  description=f"{export_id}: {stage}"))
 
 
-def _copy_out(runtime: Any, row: ExportRow, out_dir: Path) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
+def _copy_out(runtime: Any, row: ExportRow, out_dir: Path, force: bool) -> list[Path]:
+    """Copy a completed export's files into ``out_dir``. Every refusal says the export itself is stored."""
+    location = runtime.store.local_path(row.storage_prefix or "") or row.storage_prefix
+    stored = f"export {row.id} completed (stored at {location})"
+    names = [a["name"] for a in row.artifacts] + ["manifest.json"]
+    problem = directory_problem(out_dir)
+    if problem is not None:
+        raise DeliveryError(f"{stored}, but could not copy to {out_dir}: it {problem}")
+    existing = [name for name in names if os.path.lexists(out_dir / name)]
+    if existing and not force:
+        raise InvalidInputError(f"{stored}, but {out_dir / existing[0]} already exists"
+                                f"{f' (and {len(existing) - 1} more)' if len(existing) > 1 else ''}; "
+                                "nothing was copied (use --force to replace)")
     copied = []
-    for name in [a["name"] for a in row.artifacts] + ["manifest.json"]:
+    for name in names:
         target = out_dir / name
-        with runtime.store.open_read(f"{row.storage_prefix}/{name}") as src, open(target, "wb") as dst:
-            shutil.copyfileobj(src, dst)
+        try:
+            with runtime.store.open_read(f"{row.storage_prefix}/{name}") as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        except OSError as exc:
+            raise DeliveryError(f"{stored}, but could not copy to {out_dir}: {target}: {os_reason(exc)}") from None
         copied.append(target)
     return copied
 
@@ -170,10 +189,8 @@ def exports_list(tenant: str = TenantOption, as_json: bool = JsonOption) -> None
     if as_json:
         print_json([export_summary(r) for r in rows])
         return
-    table = Table("id", "status", "type", "format", "created", "error")
-    for r in rows:
-        table.add_row(r.id, r.status, r.type, r.format, iso_z(r.created_at) or "", r.error or "")
-    out_console.print(table)
+    cells = [[r.id, r.status, r.type, r.format, iso_z(r.created_at) or "", r.error or ""] for r in rows]
+    out_console.print(table_with_ids(["id", "status", "type", "format", "created", "error"], cells, {"id"}))
 
 
 @exports_app.command("show")

@@ -38,7 +38,9 @@ schedules_app = typer.Typer(help="Recurring exports (cron, time zone, delivery).
 
 @schedules_app.command("list")
 @handle_errors
-def list_command(tenant: str = TenantOption, all_tenants: bool = typer.Option(False, "--all-tenants"),
+def list_command(tenant: str = TenantOption, all_tenants: bool = typer.Option(False, "--all-tenants",
+                                                                  help="List every tenant's schedules "
+                                                                       "(ignores --tenant)."),
                  as_json: bool = JsonOption) -> None:
     """List schedules with their next fire time (UTC)."""
     runtime = open_runtime()

@@ -11,8 +11,9 @@ from exportcenter.errors import ConfigurationError
 
 @handle_errors
 def worker_command(
-    concurrency: int = typer.Option(0, "--concurrency", "-c",
-                                    help="Exports run at once (default: worker_concurrency setting)."),
+    concurrency: int = typer.Option(0, "--concurrency", "-c", show_default=False,
+                                    help="Exports run at once (default: the worker_concurrency setting, 2 "
+                                         "unless set)."),
     queues: list[str] = typer.Option([], "--queues", "-q", help="Queues to take jobs from (repeatable; "
                                      "default: exports)."),
     schedules: bool = typer.Option(True, "--schedules/--no-schedules",
@@ -29,7 +30,7 @@ def worker_command(
     settings = get_settings()
     require_postgres(settings)
     if concurrency < 0:
-        raise ConfigurationError("--concurrency must be positive")
+        raise ConfigurationError("--concurrency must be positive (0 or omitted: the worker_concurrency setting)")
     names = [q for value in queues for q in value.replace(",", " ").split()]
     configure_logging(log_file=settings.home / "logs" / "worker.log")
     runtime = Runtime.open(settings, migrate=False)  # refuses an unmigrated schema with the reason

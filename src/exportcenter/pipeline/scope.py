@@ -38,6 +38,11 @@ def image_matches(ref: str, row: ScanRow) -> bool:
 def resolve_scans(session: Session, tenant: str, export_type: ExportType, scope: ExportScope,
                   known_policy_sets: set[str]) -> list[ScanRow]:
     """The scans in scope, oldest first. Raises DataNotFoundError naming what found nothing."""
+    if export_type is ExportType.AUDIT_LOG and (scope.scan_ids or scope.image_refs):
+        unused = {name: list(value) for name, value in (("scan_ids", scope.scan_ids),
+                                                       ("image_refs", scope.image_refs)) if value}
+        raise InvalidInputError(f"audit_log takes only a date range (scope.date_range, --since/--until); it does "
+                                f"not use {' or '.join(unused)}", scope=unused)
     missing_sets = sorted(set(scope.policy_sets) - known_policy_sets)
     if missing_sets:
         raise DataNotFoundError(f"policy sets not found: {', '.join(missing_sets)}",

@@ -45,8 +45,12 @@ def parse_document(content: bytes, *, name: str, tenant: str, ingested_at: datet
         raise
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:  # defensive: untrusted input
         raise invalid(name, f"could not be read as {parser.FORMAT}: {type(exc).__name__}: {exc}") from None
-    if decode_warnings:
-        parsed = replace(parsed, warnings=(*decode_warnings, *parsed.warnings))
+    # Warnings are stored without the file name: whoever shows them (ingest output, an export's
+    # snapshot) prefixes it once. Parsers write "NAME: ..."; that prefix is dropped here, in one place.
+    prefix = f"{name}: "
+    warnings = tuple(w.removeprefix(prefix) for w in (*decode_warnings, *parsed.warnings))
+    if warnings != parsed.warnings:
+        parsed = replace(parsed, warnings=tuple(dict.fromkeys(warnings)))
     return parsed
 
 
@@ -59,8 +63,10 @@ def detect(doc: JsonObject) -> ModuleType | None:
 
 
 def _load(content: bytes, name: str) -> tuple[JsonObject, tuple[str, ...]]:
-    if not content or not content.strip():
+    if not content:
         raise invalid(name, "the file is empty")
+    if not content.strip():
+        raise invalid(name, f"the file contains only whitespace ({len(content)} bytes), not a JSON document")
     if content.startswith(b"\xef\xbb\xbf"):
         content = content[3:]
     head = content[:8192]
@@ -92,10 +98,17 @@ def _load_with_fallback(decoded: str, name: str, error: orjson.JSONDecodeError) 
     are left to the format parser, which drops such a score with its own warning naming the field."""
     try:
         value = json.loads(decoded)
-    except (json.JSONDecodeError, RecursionError):
+    except RecursionError:
+        raise invalid(name, "arrays or objects nested too deeply to read (orjson stops at 1024 levels: "
+                            f"line {error.lineno} column {error.colno})") from None
+    except json.JSONDecodeError:
         truncated = error.pos >= len(decoded.rstrip()) - 1
         reason = "truncated JSON (the document ends early)" if truncated else "not valid JSON"
         raise invalid(name, f"{reason}: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except ValueError as exc:  # Python's cap on the digits of an integer
+        if "digits" not in str(exc):
+            raise
+        raise invalid(name, "a number too large to read (an integer of more than 4300 digits)") from None
     problems = encoding_problems(value)
     warnings = []
     if LONE_SURROGATES in problems:
