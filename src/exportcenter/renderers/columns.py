@@ -15,7 +15,13 @@ Schemas (column keys, in order):
   kind, aliases, severity, raw_severity, max_cvss, cvss_version, cvss_vector, epss, epss_percentile, kev,
   title, affected_images, image_count, affected_packages, package_count, findings_total, open_findings,
   fixed_versions, vex_status, vex_justification, published, references (+ remediation when
-  ``options.include_remediation``).
+  ``options.include_remediation``). ``severity`` is the HIGHEST severity among the row's findings: one
+  CVE can be rated differently in different scans or by different scanners (CVE-2019-15847 is high in
+  one image and medium in another), and the row takes the worst; ``raw_severity`` lists every word the
+  scanners used. So the per-severity row counts ("<severity> vulnerabilities" in the XLSX summary, and
+  the PDF's "Vulnerabilities by highest severity" table, see ``vulnerability_severity_counts``) count
+  vulnerabilities by their highest severity, while per-finding counts ("findings by severity") count each
+  finding at its own severity; the two differ whenever a CVE has mixed severities.
 - ``audit_log``: seq, time, tenant, actor, action, resource, outcome, detail, source_address,
   prev_hash, hash.
 
@@ -27,7 +33,7 @@ booleans are ``yes``/``no``; an unknown value is an empty cell.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from exportcenter.errors import RenderError
@@ -159,6 +165,45 @@ def _scan_summary_rows(snapshot: ExportSnapshot, table: Table) -> Iterator[tuple
     table.summary += [("scans", len(scans))]
     table.summary += [(key.replace("_", " "), totals[key]) for key in _COUNT_KEYS]
     table.summary.append(("worst policy outcome", worst_outcome.value if worst_outcome else None))
+
+
+# --------------------------------------------------------------------------- vulnerability_report
+
+
+@dataclass(frozen=True, slots=True)
+class VulnerabilityCount:
+    """Vulnerabilities (vulnerability_report rows) whose highest severity is one severity."""
+
+    severity: Severity
+    total: int  # rows
+    still_open: int  # rows with at least one open finding
+
+
+def highest_severity(findings: Iterable[Finding]) -> Severity:
+    """The severity a vulnerability_report row shows: the worst among its findings."""
+    return max((f.severity for f in findings), key=lambda s: s.rank, default=Severity.UNKNOWN)
+
+
+def vulnerability_severity_counts(findings: Iterable[Finding]) -> list[VulnerabilityCount]:
+    """Per severity (critical first), how many vulnerability_report rows - one per (vulnerability id,
+    finding kind) - have it as their highest severity, and how many of those are still open. These
+    are the "<severity> vulnerabilities" / "<severity> still open" figures of the CSV/XLSX export."""
+    worst: dict[tuple[str, str], Severity] = {}
+    still_open: set[tuple[str, str]] = set()
+    for finding in findings:
+        key = (finding.vuln_id, finding.kind.value)
+        seen = worst.get(key)
+        if seen is None or finding.severity.rank > seen.rank:
+            worst[key] = finding.severity
+        if finding.status.is_open:
+            still_open.add(key)
+    totals = dict.fromkeys(SEVERITY_ORDER, 0)
+    open_counts = dict.fromkeys(SEVERITY_ORDER, 0)
+    for key, severity in worst.items():
+        totals[severity] += 1
+        if key in still_open:
+            open_counts[severity] += 1
+    return [VulnerabilityCount(s, totals[s], open_counts[s]) for s in SEVERITY_ORDER]
 
 
 # --------------------------------------------------------------------------- audit_log

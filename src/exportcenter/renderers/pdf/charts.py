@@ -10,6 +10,8 @@ from markupsafe import Markup, escape
 from exportcenter.renderers.pdf.viewmodel import SEVERITY_COLOURS, ScanRow, SeverityRow, VerdictSummary
 
 FONT = "font-family=\"DejaVu Sans, Noto Sans, sans-serif\""
+_LABEL_SIZE = 9
+_EM_PER_CHAR = 0.64
 _EMPTY = '<text x="{x}" y="{y}" font-size="11" fill="#64748b" {font}>No data</text>'
 
 
@@ -22,7 +24,8 @@ def _svg(width: int, height: int, body: str, label: str) -> Markup:
 
 
 def _hbars(items: Sequence[tuple[str, int, str]], width: int, label: str, label_width: int = 90) -> Markup:
-    """Horizontal bars: (label, value, colour) per row, value printed after the bar."""
+    """Horizontal bars: (label, value, colour) per row, value printed after the bar. A label too long for
+    ``label_width`` is cut in the middle (both ends stay readable) and carries the full text in a <title>."""
     row_h = 18
     height = max(row_h * len(items) + 6, 30)
     if not items or max(v for _, v, _ in items) == 0:
@@ -33,9 +36,11 @@ def _hbars(items: Sequence[tuple[str, int, str]], width: int, label: str, label_
     for i, (name, value, colour) in enumerate(items):
         y = 3 + i * row_h
         bar = 0 if value == 0 else max(2.0, span * value / top)
+        shown = fit_label(name, label_width - 8, _LABEL_SIZE)
+        tooltip = f"<title>{escape(name)}</title>" if shown != name else ""
         parts.append(
-            f'<text x="{label_width - 6}" y="{y + 12}" font-size="10" text-anchor="end" {FONT}>'
-            f"{escape(name)}</text>"
+            f'<text x="{label_width - 6}" y="{y + 12}" font-size="{_LABEL_SIZE}" text-anchor="end" {FONT}>'
+            f"{tooltip}{escape(shown)}</text>"
             f'<rect x="{label_width}" y="{y + 2}" width="{bar:.1f}" height="{row_h - 5}" fill="{colour}"/>'
             f'<text x="{label_width + bar + 4:.1f}" y="{y + 12}" font-size="10" {FONT}>{value}</text>'
         )
@@ -47,9 +52,11 @@ def severity_distribution(rows: Sequence[SeverityRow], width: int = 320) -> Mark
     return _hbars(items, width, "Findings by severity")
 
 
-def findings_by_image(images: Sequence[tuple[str, int]], accent: str, width: int = 320, limit: int = 8) -> Markup:
-    items = [(_shorten(name, 28), count, accent) for name, count in images[:limit]]
-    return _hbars(items, width, "Findings by image", label_width=150)
+def findings_by_image(images: Sequence[tuple[str, int]], accent: str, width: int = 345, limit: int = 8) -> Markup:
+    """Bars per image; long names are cut in the middle to fit (the full name is in the bar's <title>,
+    and the templates list every full name in a table below the chart)."""
+    items = [(name, count, accent) for name, count in images[:limit]]
+    return _hbars(items, width, "Findings by image", label_width=195)
 
 
 def policy_results(verdicts: VerdictSummary, width: int = 320) -> Markup:
@@ -121,12 +128,22 @@ def trend_over_scans(scans: Sequence[ScanRow], width: int = 660, limit: int = 12
         parts.append(f'<text x="{x + col_w / 2:.1f}" y="{y - 3:.1f}" font-size="10" text-anchor="middle" '
                      f'{FONT}>{row.total}</text>')
         stamp = row.scan.created_at.strftime("%Y-%m-%d")
+        name_label = fit_label(row.name, min(slot - 4, 200), 8)
+        tooltip = f"<title>{escape(row.name)}</title>" if name_label != row.name else ""
         parts.append(f'<text x="{x + col_w / 2:.1f}" y="{base_y + 13}" font-size="8" text-anchor="middle" '
-                     f'{FONT}>{escape(_shorten(row.name, 22))}</text>'
+                     f'{FONT}>{tooltip}{escape(name_label)}</text>'
                      f'<text x="{x + col_w / 2:.1f}" y="{base_y + 24}" font-size="8" text-anchor="middle" '
                      f'fill="#475569" {FONT}>{stamp}</text>')
     return _svg(width, height, "".join(parts), "Trend over scans")
 
 
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else "…" + text[-(limit - 1):]
+def fit_label(text: str, width_px: float, font_size: float) -> str:
+    """``text`` cut in the middle with "…" so it fits ``width_px`` at ``font_size``. The width is estimated
+    for DejaVu Sans (its widest common glyphs, digits and lower case, are about 0.64 em), so the estimate
+    errs on the short side; the head (registry/repository) and the tail (name:tag) both stay visible."""
+    limit = max(5, int(width_px / (font_size * _EM_PER_CHAR)))
+    if len(text) <= limit:
+        return text
+    tail = (limit - 1) // 2 + (limit - 1) % 2
+    head = limit - 1 - tail
+    return text[:head] + "…" + text[len(text) - tail:]

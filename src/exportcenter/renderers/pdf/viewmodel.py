@@ -22,6 +22,7 @@ from exportcenter.model import (
     Scan,
     Severity,
 )
+from exportcenter.renderers.columns import VulnerabilityCount, vulnerability_severity_counts
 from exportcenter.util.timeutil import iso_z
 
 DEFAULT_TITLES = {
@@ -132,9 +133,20 @@ class ReportView:
     images: list[tuple[str, int]]
     verdicts: VerdictSummary
     top_risks: list[Finding]
+    # vulnerability_report rows (one per vulnerability id and kind) by their HIGHEST severity, as the
+    # CSV/XLSX count them; severity_rows count findings, each at its own severity
+    vulnerability_rows: list[VulnerabilityCount] = field(default_factory=list)
     charts: dict[str, str] = field(default_factory=dict)
     simplified: bool = False
     template_name: str = ""
+
+    @property
+    def total_vulnerabilities(self) -> int:
+        return sum(row.total for row in self.vulnerability_rows)
+
+    @property
+    def open_vulnerabilities(self) -> int:
+        return sum(row.still_open for row in self.vulnerability_rows)
 
     def severity_count(self, name: str) -> int:
         for row in self.severity_rows:
@@ -215,4 +227,5 @@ def build_view(snapshot: ExportSnapshot, warn: Callable[[str], None], top_n: int
         images=sorted(image_counts.items(), key=lambda item: (-item[1], item[0])),
         verdicts=_verdicts(snapshot),
         top_risks=sorted(open_findings, key=risk_key)[:top_n],
+        vulnerability_rows=vulnerability_severity_counts(findings),
     )
