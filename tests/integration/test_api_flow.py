@@ -161,8 +161,11 @@ def test_validation_and_data_not_found(server: Server) -> None:
         assert missing.json()["scope"] == {"scan_ids": ["scan-nope", "scan-gone"]}
         extra = client.post("/api/v1/exports", json={**export_body(scan_id), "colour": "red"})
         assert extra.status_code == 422 and "colour" in extra.json()["detail"]
-        delivery = client.post("/api/v1/exports", json={**export_body(scan_id), "delivery": {"method": "webhook",
-                                                          "config": {"url": "https://example.invalid/hook"}}})
+        no_secret = client.post("/api/v1/exports", json={**export_body(scan_id), "delivery": {
+            "method": "webhook", "config": {"url": "https://example.invalid/hook"}}})
+        assert no_secret.status_code == 422 and "'secret' or 'secret_env'" in no_secret.json()["detail"]
+        delivery = client.post("/api/v1/exports", json={**export_body(scan_id), "delivery": {
+            "method": "webhook", "config": {"url": "https://example.invalid/hook", "secret_env": "HOOK_SECRET"}}})
         assert delivery.status_code == 202
         shown = client.get(f"/api/v1/exports/{delivery.json()['export_id']}").json()
         assert shown["delivery"]["method"] == "webhook"
