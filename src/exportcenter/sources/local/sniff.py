@@ -45,12 +45,8 @@ def parse_document(content: bytes, *, name: str, tenant: str, ingested_at: datet
         raise
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:  # defensive: untrusted input
         raise invalid(name, f"could not be read as {parser.FORMAT}: {type(exc).__name__}: {exc}") from None
-    # Warnings are stored without the file name: whoever shows them (ingest output, an export's
-    # snapshot) prefixes it once. Parsers write "NAME: ..."; that prefix is dropped here, in one place.
-    prefix = f"{name}: "
-    warnings = tuple(w.removeprefix(prefix) for w in (*decode_warnings, *parsed.warnings))
-    if warnings != parsed.warnings:
-        parsed = replace(parsed, warnings=tuple(dict.fromkeys(warnings)))
+    if decode_warnings:
+        parsed = replace(parsed, warnings=(*decode_warnings, *parsed.warnings))
     return parsed
 
 
