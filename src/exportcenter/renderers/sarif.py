@@ -8,18 +8,18 @@ GitHub's limits come from ``settings.sarif`` and are enforced by ``sarif_limits`
 
 from __future__ import annotations
 
-import operator
+import io
 from collections import Counter
 from typing import Any, BinaryIO
 
-from exportcenter import __version__
+from exportcenter.config import SarifSettings
 from exportcenter.errors import RenderError
 from exportcenter.model import CodeGuardFinding, ExportSnapshot, ExportType, Finding, Scan
 from exportcenter.renderers.base import RenderContext
-from exportcenter.renderers.sarif_codeguard import build_code_guard_rule, code_guard_entry
+from exportcenter.renderers.sarif_codeguard import build_code_guard_rule, code_guard_entry, code_guard_result
 from exportcenter.renderers.sarif_finding_rules import FindingRules
 from exportcenter.renderers.sarif_findings import FindingResults
-from exportcenter.renderers.sarif_limits import fits_gzip, limit_results, limit_runs, shrink_to_fit
+from exportcenter.renderers.sarif_limits import limit_results, limit_runs, shrink_to_fit
 from exportcenter.renderers.sarif_locations import (
     automation_id,
     fallback_location,
@@ -27,20 +27,18 @@ from exportcenter.renderers.sarif_locations import (
     normalise_uri,
     scan_subject,
 )
-from exportcenter.renderers.sarif_model import RunDraft, SarifEntry
+from exportcenter.renderers.sarif_model import ResultBuilder, RuleBuilder, RunDraft, SarifEntry
+from exportcenter.renderers.sarif_sink import LogSink
+from exportcenter.renderers.sarif_writer import SARIF_SCHEMA_URI, SARIF_VERSION, LogWriter
 from exportcenter.renderers.sbom_inventory import paused_gc
-from exportcenter.util.jsonio import dumps
 from exportcenter.util.timeutil import iso_z
 
-SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
-SARIF_VERSION = "2.1.0"
+__all__ = ["DEVELOPER_PROFILE", "GITHUB_PROFILE", "SARIF_SCHEMA_URI", "SARIF_VERSION", "render", "render_bytes",
+           "sarif_profile"]
+
 DEVELOPER_PROFILE = "developer-sarif"
 GITHUB_PROFILE = "github"
-DRIVER_NAME = "ExportCenter"
 MAX_SHRINK_ROUNDS = 8
-
-# (category, rule id) -> (the entries a rule was built from, the rule)
-RuleCache = dict[tuple[str, str], tuple[tuple[SarifEntry, ...], dict[str, Any]]]
 
 
 def sarif_profile(snapshot: ExportSnapshot) -> str:
@@ -51,20 +49,33 @@ def sarif_profile(snapshot: ExportSnapshot) -> str:
 
 
 def render(snapshot: ExportSnapshot, out: BinaryIO, ctx: RenderContext) -> None:
-    """Write one SARIF log for the snapshot to ``out``."""
-    out.write(render_bytes(snapshot, ctx))
+    """Write one SARIF log for the snapshot to ``out``, run by run, as it is serialised.
+
+    The garbage collector waits meanwhile: the renderer allocates a few hundred thousand small acyclic
+    dicts, and each automatic collection would walk them and the whole snapshot (measured: 40 % of the
+    CPU time at 50k findings)."""
+    with paused_gc():
+        limits = ctx.settings.sarif
+        drafts, profile = _limited_drafts(snapshot, ctx, limits)
+        sink = LogSink(out)
+        try:
+            _write_within_gzip_limit(sink, LogWriter(snapshot, profile), drafts, ctx, limits.max_gzip_bytes)
+        except BaseException:
+            sink.abandon()
+            raise
+        sink.commit()
 
 
 def render_bytes(snapshot: ExportSnapshot, ctx: RenderContext) -> bytes:
-    """The SARIF log as bytes. The garbage collector waits while it is built: the log is a few hundred
-    thousand small acyclic dicts, and each automatic collection would walk them and the whole snapshot
-    (measured: 40 % of the CPU time at 50k findings)."""
-    with paused_gc():
-        return _render_bytes(snapshot, ctx)
+    """The SARIF log as bytes (``render`` into memory)."""
+    buffer = io.BytesIO()
+    render(snapshot, buffer, ctx)
+    return buffer.getvalue()
 
 
-def _render_bytes(snapshot: ExportSnapshot, ctx: RenderContext) -> bytes:
-    limits = ctx.settings.sarif
+def _limited_drafts(snapshot: ExportSnapshot, ctx: RenderContext,
+                    limits: SarifSettings) -> tuple[list[RunDraft], str]:
+    """The runs within the run and per-run result limits (light entries only: no result is built yet)."""
     if limits.max_runs < 1 or limits.max_results_per_run < 0 or limits.max_gzip_bytes < 1024:
         raise RenderError("SARIF limits are not usable: max_runs >= 1, max_results_per_run >= 0 and "
                           "max_gzip_bytes >= 1024 are required")
@@ -82,25 +93,29 @@ def _render_bytes(snapshot: ExportSnapshot, ctx: RenderContext) -> bytes:
         cut_warning = limit_results(draft, limits.max_results_per_run)
         if cut_warning:
             ctx.warn(cut_warning)
-    rule_cache: RuleCache = {}
-    data = _serialise(snapshot, drafts, profile, rule_cache)
-    fits, size = fits_gzip(data, limits.max_gzip_bytes)
+    return drafts, profile
+
+
+def _write_within_gzip_limit(sink: LogSink, writer: LogWriter, drafts: list[RunDraft], ctx: RenderContext,
+                             max_gzip_bytes: int) -> None:
+    """Write the log; while it is over the gzip limit, drop the least severe results and write it again."""
     rounds = 0
-    while not fits:
+    while True:
+        sink.restart()
+        writer.write(sink, drafts)
+        fits, size = sink.fits(max_gzip_bytes)
+        if fits:
+            return
         total = sum(len(draft.entries) for draft in drafts)
         if total == 0 or rounds >= MAX_SHRINK_ROUNDS:
             raise RenderError(f"SARIF log is {size} bytes gzipped even after cutting results; the limit is "
-                              f"{limits.max_gzip_bytes} bytes")
+                              f"{max_gzip_bytes} bytes")
         # aim a little under the limit: rules and help text do not shrink in proportion to results
-        fraction = min(0.9, 0.9 * limits.max_gzip_bytes / size)
-        dropped = shrink_to_fit(drafts, fraction, limits.max_gzip_bytes)
-        ctx.warn(f"SARIF: {size} bytes gzipped is over the limit of {limits.max_gzip_bytes}; "
+        fraction = min(0.9, 0.9 * max_gzip_bytes / size)
+        dropped = shrink_to_fit(drafts, fraction, max_gzip_bytes)
+        ctx.warn(f"SARIF: {size} bytes gzipped is over the limit of {max_gzip_bytes}; "
                  f"the {dropped} least severe results were left out (counted in run properties)")
-        del data  # the oversized log goes before its successor is built (at 200k findings: 240 MB)
-        data = _serialise(snapshot, drafts, profile, rule_cache)
-        fits, size = fits_gzip(data, limits.max_gzip_bytes)
         rounds += 1
-    return data
 
 
 def _scan_order(scan: Scan) -> tuple[float, str]:
@@ -115,8 +130,9 @@ def _scan_summary(scan: Scan) -> dict[str, Any]:
     return {key: value for key, value in summary.items() if value is not None}
 
 
-def _new_draft(category: str, subject: str, build_rule: Any) -> RunDraft:
-    draft = RunDraft(category=category, subject=subject, entries=[], build_rule=build_rule)
+def _new_draft(category: str, subject: str, build_rule: RuleBuilder, build_result: ResultBuilder) -> RunDraft:
+    draft = RunDraft(category=category, subject=subject, entries=[], build_rule=build_rule,
+                     build_result=build_result)
     draft.properties = {"exportcenter/subject": subject, "exportcenter/findings_in": 0,
                         "exportcenter/duplicates_dropped": 0, "exportcenter/vex_excluded": {}}
     draft.driver_properties = {"scanners": [], "scans": []}
@@ -156,7 +172,8 @@ def finding_drafts(snapshot: ExportSnapshot, ctx: RenderContext, profile: str) -
         scan = scans.get(scan_id)
         subject = scan_subject(scan, f"scan-{scan_id}")
         category = automation_id(snapshot.export_type, subject)
-        draft = drafts.get(category) or drafts.setdefault(category, _new_draft(category, subject, build_rule))
+        draft = drafts.get(category) or drafts.setdefault(
+            category, _new_draft(category, subject, build_rule, results.result))
         tool = (scan.scanner_name, scan.scanner_version) if scan else ("unknown", None)
         _add_scan(draft, scan, scan_id, tool)
         findings = sorted(by_scan[scan_id], key=lambda f: (-f.severity.rank, f.vuln_id, f.id))
@@ -214,7 +231,7 @@ def code_guard_drafts(snapshot: ExportSnapshot, ctx: RenderContext) -> list[RunD
         subject = f"{normalise_uri(finding.tool_name) or 'tool'}/{scan_subject(scan, finding.scan_id)}"
         category = automation_id(snapshot.export_type, subject)
         draft = drafts.get(category) or drafts.setdefault(
-            category, _new_draft(category, subject, build_code_guard_rule))
+            category, _new_draft(category, subject, build_code_guard_rule, code_guard_result))
         _add_scan(draft, scan, finding.scan_id, (finding.tool_name, finding.tool_version))
         draft.properties["exportcenter/findings_in"] += 1
         uri = normalise_uri(finding.uri) or fallback_location(fallback, subject)
@@ -222,56 +239,3 @@ def code_guard_drafts(snapshot: ExportSnapshot, ctx: RenderContext) -> list[RunD
     for draft in drafts.values():
         _dedupe(draft)
     return list(drafts.values())
-
-
-def _rule(draft: RunDraft, rule_id: str, entries: list[SarifEntry], cache: RuleCache) -> dict[str, Any]:
-    """``draft.build_rule(rule_id, entries)``, reused when a cut left the rule's entries as they were (a rule
-    is a function of its entries; cutting for the gzip limit re-serialises the log)."""
-    key = (draft.category, rule_id)
-    cached = cache.get(key)
-    if cached is not None and len(cached[0]) == len(entries) and all(map(operator.is_, cached[0], entries)):
-        return cached[1]
-    rule = draft.build_rule(rule_id, entries)
-    cache[key] = (tuple(entries), rule)
-    return rule
-
-
-def _assemble_run(draft: RunDraft, snapshot: ExportSnapshot, profile: str, rule_cache: RuleCache) -> dict[str, Any]:
-    by_rule: dict[str, list[SarifEntry]] = {}
-    for entry in draft.entries:
-        by_rule.setdefault(entry.rule_id, []).append(entry)
-    rule_ids = sorted(by_rule)
-    index = {rule_id: position for position, rule_id in enumerate(rule_ids)}
-    rules = [_rule(draft, rule_id, by_rule[rule_id], rule_cache) for rule_id in rule_ids]
-    results = []
-    for entry in draft.entries:
-        entry.result["ruleIndex"] = index[entry.rule_id]
-        results.append(entry.result)
-    properties = dict(draft.properties)
-    properties["exportcenter/results"] = len(results)
-    properties["exportcenter/profile"] = profile
-    properties["custom_fields"] = dict(sorted(snapshot.custom_fields.items()))
-    driver: dict[str, Any] = {
-        "name": DRIVER_NAME,
-        "version": __version__,
-        "semanticVersion": __version__,
-        "rules": rules,
-        "properties": draft.driver_properties,
-    }
-    return {
-        "tool": {"driver": driver},
-        "automationDetails": {"id": draft.category},
-        "results": results,
-        "properties": properties,
-    }
-
-
-def _serialise(snapshot: ExportSnapshot, drafts: list[RunDraft], profile: str, rule_cache: RuleCache) -> bytes:
-    log = {
-        "$schema": SARIF_SCHEMA_URI,
-        "version": SARIF_VERSION,
-        "runs": [_assemble_run(draft, snapshot, profile, rule_cache) for draft in drafts],
-        "properties": {"export_type": snapshot.export_type, "tenant": snapshot.tenant,
-                       "generated_at": iso_z(snapshot.generated_at), "profile": profile},
-    }
-    return dumps(log, indent=False)

@@ -33,12 +33,22 @@ def _is_web_uri(value: str | None) -> bool:
 
 
 def code_guard_entry(finding: CodeGuardFinding, subject: str, uri: str) -> SarifEntry:
+    """The light entry of one code-guard finding (its result is built by ``code_guard_result``)."""
     line = finding.start_line if finding.start_line and finding.start_line >= 1 else 1
-    level = finding.level if finding.level in SARIF_LEVELS else SEVERITY_LEVELS[finding.severity]
     # the source's own fingerprint when it has one (stable by its tool's rules), else where it points and
     # what it says: one rule (a CVE) often fires for several packages at the same place
     identity = finding.fingerprint or f"{uri}:{line}:{finding.message}"
     digest = fingerprint(subject, finding.tool_name, finding.rule_id, identity)
+    score = security_severity(finding.severity, _declared_score(finding))
+    return SarifEntry(rank=finding.severity.rank, rule_id=finding.rule_id, fingerprint=digest, source=finding,
+                      severity=finding.severity, score=score, uri=uri)
+
+
+def code_guard_result(entry: SarifEntry, rule_index: int) -> dict[str, Any]:
+    finding = entry.source
+    assert isinstance(finding, CodeGuardFinding)
+    line = finding.start_line if finding.start_line and finding.start_line >= 1 else 1
+    level = finding.level if finding.level in SARIF_LEVELS else SEVERITY_LEVELS[finding.severity]
     region: dict[str, Any] = {"startLine": line}
     if finding.end_line and finding.end_line >= line:
         region["endLine"] = finding.end_line
@@ -48,17 +58,15 @@ def code_guard_entry(finding: CodeGuardFinding, subject: str, uri: str) -> Sarif
         properties["tool_version"] = finding.tool_version
     for key, value in sorted(finding.properties):
         properties.setdefault(f"source/{key}", value)
-    result: dict[str, Any] = {
+    return {
         "ruleId": finding.rule_id,
+        "ruleIndex": rule_index,
         "level": level,
         "message": {"text": finding.message or finding.rule_name or finding.rule_id},
-        "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}, "region": region}}],
-        "partialFingerprints": {FINGERPRINT_KEY: digest},
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": entry.uri}, "region": region}}],
+        "partialFingerprints": {FINGERPRINT_KEY: entry.fingerprint},
         "properties": properties,
     }
-    score = security_severity(finding.severity, _declared_score(finding))
-    return SarifEntry(rank=finding.severity.rank, rule_id=finding.rule_id, fingerprint=digest,
-                      result=result, source=finding, severity=finding.severity, score=score)
 
 
 def build_code_guard_rule(rule_id: str, entries: list[SarifEntry]) -> dict[str, Any]:

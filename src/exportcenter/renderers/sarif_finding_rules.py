@@ -120,9 +120,7 @@ class FindingRules:
         return line
 
     def _remedies(self, pairs: list[tuple[SarifEntry, Finding]]) -> list[str]:
-        # the result already carries its remediation (same text, same render setting): reuse it
-        texts = (entry.result["properties"].get("remediation") or remediation_text(finding)
-                 for entry, finding in pairs)
+        texts = (remediation_text(finding) for _, finding in pairs)
         return list(dict.fromkeys(texts))[:MAX_HELP_PACKAGES]
 
     def _help(self, rule_id: str, worst: Severity, cvss_max: float | None, description: str,

@@ -1,9 +1,10 @@
 """SARIF results for scanner findings (vulnerabilities, misconfigurations, secrets).
 
-``FindingResults`` builds one result per finding for one render. Everything many results have in common
-(the ``locations`` list of a manifest and package, ``security-severity`` strings, enum words) is built
-once and shared: the log is serialised once, nothing mutates these parts, and at 50k findings the dict
-churn was most of the renderer's time. Rules are in ``sarif_finding_rules``.
+``FindingResults`` makes one light entry per finding for one render (rule id, fingerprint, score: what
+ordering, cutting and rules need) and, when the log is written, the result of each kept entry. What
+many results have in common (the ``locations`` list of a manifest and package, ``security-severity``
+strings, enum words) is built once and shared: nothing mutates these parts once built. Rules are in
+``sarif_finding_rules``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ _SEVERITY_RANK = {severity: severity.rank for severity in Severity}
 _STATUS_WORD = {status: status.value for status in VexStatus}
 _OPEN_STATUSES = frozenset(status for status in VexStatus if status.is_open)
 
+MAX_SHARED_LOCATIONS = 20_000
 LocationKey = tuple[str, int, int | None, bool, str, str | None]
 
 
@@ -53,20 +55,24 @@ class FindingResults:
         if has_package:
             location["message"] = {"text": f"{name}@{version}" if version else name}
         shared = [location]
+        if len(self._locations) >= MAX_SHARED_LOCATIONS:
+            self._locations.clear()  # sharing saves time, not bytes: a bounded cache is enough
         self._locations[key] = shared
         return shared
 
     def entry(self, finding: Finding, scan: Scan | None, subject: str, uri: str) -> SarifEntry:
-        """One result for one finding. ``uri`` is already normalised and relative."""
+        """The light entry of one finding (its result is built by ``result``). ``uri`` is already
+        normalised and relative."""
         package = finding.package
         kind = finding.kind
         rule_id = RULE_ID_PREFIX[kind] + finding.vuln_id
-        start_line = finding.start_line
-        line = start_line if start_line and start_line >= 1 else 1
-        end_line = finding.end_line
         # tag-free identity: subject (image without tag), rule, package and where it lives; misconfigurations
         # and secrets have no package, so their line tells two of them in one file apart
-        where = uri if kind is FindingKind.VULNERABILITY else f"{uri}:{line}"
+        if kind is FindingKind.VULNERABILITY:
+            where = uri
+        else:
+            start_line = finding.start_line
+            where = f"{uri}:{start_line if start_line and start_line >= 1 else 1}"
         digest = fingerprint(subject, rule_id, package.name if package else "", where)
         scores = [c.score for c in finding.cvss if c.score is not None]
         cvss_max = max(scores) if scores else None
@@ -74,8 +80,22 @@ class FindingResults:
         score_key = (severity, cvss_max)
         score = self._scores[score_key] if score_key in self._scores else self._scores.setdefault(
             score_key, security_severity(severity, cvss_max))
+        return SarifEntry(rank=_SEVERITY_RANK[severity], rule_id=rule_id, fingerprint=digest, source=finding,
+                          severity=severity, score=score, uri=uri, scan=scan, cvss_max=cvss_max)
+
+    def result(self, entry: SarifEntry, rule_index: int) -> dict[str, Any]:
+        """The SARIF result of one entry made by ``entry``."""
+        finding = entry.source
+        assert isinstance(finding, Finding)
+        package = finding.package
+        scan = entry.scan
+        start_line = finding.start_line
+        line = start_line if start_line and start_line >= 1 else 1
+        end_line = finding.end_line
+        severity = finding.severity
+        cvss_max = entry.cvss_max
         location_key: LocationKey = (
-            uri, line, end_line if end_line and end_line >= line else None, package is not None,
+            entry.uri, line, end_line if end_line and end_line >= line else None, package is not None,
             package.name if package else "", package.version if package else None)
         locations = self._locations.get(location_key) or self._location(location_key)
         status = finding.status
@@ -112,17 +132,17 @@ class FindingResults:
         if self.include_remediation:
             properties["remediation"] = remediation_text(finding)
         result: dict[str, Any] = {
-            "ruleId": rule_id,
+            "ruleId": entry.rule_id,
+            "ruleIndex": rule_index,
             "level": SEVERITY_LEVELS[severity],
             "message": {"text": result_message(finding)},
             "locations": locations,
-            "partialFingerprints": {FINGERPRINT_KEY: digest},
+            "partialFingerprints": {FINGERPRINT_KEY: entry.fingerprint},
             "properties": properties,
         }
         if self.developer_profile and status not in _OPEN_STATUSES:
             result["suppressions"] = [_suppression(finding)]
-        return SarifEntry(rank=_SEVERITY_RANK[severity], rule_id=rule_id, fingerprint=digest, result=result,
-                          source=finding, severity=severity, score=score, cvss_max=cvss_max)
+        return result
 
 
 def _suppression(finding: Finding) -> dict[str, Any]:

@@ -37,6 +37,7 @@ def limit_runs(drafts: list[RunDraft], max_runs: int, export_type: str) -> tuple
         subject="merged",
         entries=[entry for draft in overflow for entry in draft.entries],
         build_rule=overflow[0].build_rule,
+        build_result=overflow[0].build_result,
         driver_properties=overflow[0].driver_properties,
     )
     merged.merged_subjects = sorted(subject for draft in overflow

@@ -1,8 +1,10 @@
 """The intermediate shapes the SARIF renderer works with before it writes the log.
 
-A ``SarifEntry`` is one result-to-be (its SARIF ``result`` object already built, without ``ruleIndex``)
-with what is needed to order it, cut it and describe its rule. A ``RunDraft`` is one run-to-be: one
-GitHub analysis category (one scanned subject) and its entries, sorted most severe first.
+A ``SarifEntry`` is one result-to-be: what is needed to order it, cut it and describe its rule, and the
+finding it comes from. Its SARIF ``result`` object is built only when the log is written, and only for
+the entries that survived GitHub's limits (``RunDraft.build_result``), then serialised and dropped. A
+``RunDraft`` is one run-to-be: one GitHub analysis category (one scanned subject) and its entries,
+sorted most severe first.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from exportcenter.model import CodeGuardFinding, Finding, Severity
+from exportcenter.model import CodeGuardFinding, Finding, Scan, Severity
 
 SEVERITY_DEFAULT_SCORES: dict[Severity, float] = {
     Severity.CRITICAL: 9.5,
@@ -48,10 +50,11 @@ class SarifEntry:
     rank: int  # Severity.rank of the finding: higher is worse
     rule_id: str
     fingerprint: str
-    result: dict[str, Any]
     source: Finding | CodeGuardFinding
     severity: Severity
     score: str | None  # security-severity of this one finding
+    uri: str  # normalised, relative artifact URI
+    scan: Scan | None = None  # the scan of a scanner finding, when the snapshot has it
     cvss_max: float | None = None  # highest CVSS score the finding carries
 
     @property
@@ -61,6 +64,7 @@ class SarifEntry:
 
 
 RuleBuilder = Callable[[str, list[SarifEntry]], dict[str, Any]]
+ResultBuilder = Callable[[SarifEntry, int], dict[str, Any]]  # (entry, ruleIndex) -> SARIF result
 
 
 @dataclass(slots=True)
@@ -69,6 +73,7 @@ class RunDraft:
     subject: str  # what was scanned, without tag
     entries: list[SarifEntry]
     build_rule: RuleBuilder
+    build_result: ResultBuilder
     properties: dict[str, Any] = field(default_factory=dict)
     driver_properties: dict[str, Any] = field(default_factory=dict)
     merged_subjects: list[str] = field(default_factory=list)
