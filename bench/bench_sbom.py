@@ -1,47 +1,65 @@
-"""Benchmark the SBOM renderers (CycloneDX 1.6, SPDX 2.3) against the orjson floor and cyclonedx-python-lib.
+"""Benchmark the SBOM renderers (CycloneDX 1.6, SPDX 2.3): time, CPU, peak RSS, output size and digest.
 
-Usage: .venv/bin/python bench/bench_sbom.py [--sizes 1000,10000,50000] [--components 5000] [--lib-size 1000]
+Usage:
+  .venv/bin/python bench/bench_sbom.py [--sizes 10000,50000,200000] [--cases cyclonedx,spdx,orjson]
+      [--snapshot formats|synthetic] [--components 5000] [--lib-size 1000] [--baseline-src DIR]
 
-Every case runs in its own process so peak RSS (ru_maxrss) is that case's alone. Synthetic snapshots:
-5k components (npm purls, licences), findings spread over them with CVSS v3.1 + v2, a third VEX'd.
-The cyclonedx-python-lib baseline builds and serialises the same BOM (components, vulnerabilities with
-affects and ratings) at --lib-size findings, and our renderer is timed at that same size too.
+Every case runs in its own process, so its peak RSS (ru_maxrss) is its own; output goes to a temporary
+file, so the output's size does not count in RSS. ``--snapshot formats`` (default) is the issue's
+benchmark snapshot as bench/bench_formats.py builds it (real juice-shop findings over 10 images, 5k real
+quarkus components, three findings per vulnerability id); ``synthetic`` is a smaller-text snapshot
+(npm components with licences, CVSS v3.1 + v2, a third VEX'd). ``--baseline-src DIR`` runs every
+renderer case a second time against another source tree (e.g. ``git archive <commit> src | tar -x -C
+DIR``; pass DIR/src), interleaved, so before and after are measured under the same machine load, and
+prints whether both wrote the same bytes. The cyclonedx-python-lib baseline builds and serialises the
+same BOM at --lib-size findings; our renderer is timed at that size too.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+REPO = Path(__file__).resolve().parents[1]
 
-from exportcenter.model import (
-    Component,
-    Cvss,
-    ExportOptions,
-    ExportScope,
-    ExportSnapshot,
-    Finding,
-    FindingKind,
-    License,
-    Package,
-    Scan,
-    Severity,
-    VexDecision,
-    VexStatus,
-)
+
+def _use_source(src: str | None) -> None:
+    """Import ``exportcenter`` from ``src`` (default: this checkout) before anything else imports it."""
+    sys.path.insert(0, str(REPO))
+    sys.path.insert(0, src or str(REPO / "src"))
+    import exportcenter  # noqa: F401  (bench_formats then reuses this package, whatever path it adds)
+
 
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
 LICENSES = ("MIT", "Apache-2.0", "BSD-3-Clause", "GPL-2.0-only OR MIT", "Custom licence")
 
 
-def make_snapshot(components: int, findings: int) -> ExportSnapshot:
+def make_snapshot(components: int, findings: int) -> Any:
+    from exportcenter.model import (
+        Component,
+        Cvss,
+        ExportOptions,
+        ExportScope,
+        ExportSnapshot,
+        Finding,
+        FindingKind,
+        License,
+        Package,
+        Scan,
+        Severity,
+        VexDecision,
+        VexStatus,
+    )
+
     scan = Scan(id="scan-1", tenant="bench", source_format="trivy-json", scanner_name="trivy", scanner_version="0.50",
                 artifact_name="registry.example/app:1.0", artifact_type="container_image",
                 artifact_digest="sha256:" + "a" * 64, os_family="debian", os_name="12", created_at=NOW,
@@ -68,25 +86,7 @@ def make_snapshot(components: int, findings: int) -> ExportSnapshot:
                           findings=tuple(found), components=tuple(comps))
 
 
-def run_ours(kind: str, snapshot: ExportSnapshot) -> int:
-    import io
-
-    from exportcenter.config import get_settings
-    from exportcenter.renderers.base import RenderContext
-    from exportcenter.renderers.cyclonedx import render_cyclonedx
-    from exportcenter.renderers.spdx import render_spdx
-
-    out = io.BytesIO()
-    (render_cyclonedx if kind == "cyclonedx" else render_spdx)(snapshot, out, RenderContext(get_settings()))
-    return len(out.getvalue())
-
-
-def run_orjson(snapshot: ExportSnapshot) -> int:
-    import orjson
-    return len(orjson.dumps(snapshot, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
-
-
-def run_cyclonedx_lib(snapshot: ExportSnapshot) -> int:
+def run_cyclonedx_lib(snapshot: Any) -> int:
     from cyclonedx.model.bom import Bom
     from cyclonedx.model.component import Component as LibComponent
     from cyclonedx.model.component import ComponentType
@@ -109,7 +109,7 @@ def run_cyclonedx_lib(snapshot: ExportSnapshot) -> int:
                             purl=PackageURL.from_string(c.purl) if c.purl else None)
         bom.components.add(comp)
         by_purl[c.purl] = comp
-    grouped: dict[str, list[Finding]] = {}
+    grouped: dict[str, list[Any]] = {}
     for f in snapshot.findings:
         grouped.setdefault(f.vuln_id, []).append(f)
     methods = {"3.1": VulnerabilityScoreSource.CVSS_V3_1, "3.0": VulnerabilityScoreSource.CVSS_V3,
@@ -119,7 +119,7 @@ def run_cyclonedx_lib(snapshot: ExportSnapshot) -> int:
                                                                method=methods[c.version], vector=c.vector)
                    for f in group for c in f.cvss}
         vuln = Vulnerability(id=vuln_id, description=group[0].description, ratings=list(ratings.values()),
-                             affects=[BomTarget(ref=by_purl[f.package.purl].bom_ref.value) for f in group
+                             affects=[BomTarget(ref=str(by_purl[f.package.purl].bom_ref.value)) for f in group
                                       if f.package],
                              analysis=VulnerabilityAnalysis(state=ImpactAnalysisState.NOT_AFFECTED)
                              if group[0].vex else None)
@@ -127,47 +127,115 @@ def run_cyclonedx_lib(snapshot: ExportSnapshot) -> int:
     return len(JsonV1Dot6(bom).output_as_string(indent=2))
 
 
-def child(case: str, components: int, findings: int) -> None:
-    snapshot = make_snapshot(components, findings)
-    # imports (and the licence list load) happen before the clock starts, for every case alike
+def _snapshot(kind: str, components: int, findings: int) -> Any:
+    if kind == "synthetic":
+        return make_snapshot(components, findings)
+    sys.path.insert(0, str(REPO / "bench"))
+    from bench_formats import make_snapshot as formats_snapshot
+
+    from exportcenter.model import ExportFormat, ExportType
+
+    return formats_snapshot(findings, ExportType.SBOM, ExportFormat.CYCLONEDX)
+
+
+def _with_finding_packages(snapshot: Any) -> Any:
+    """cyclonedx-python-lib needs every affected package as a component (our inventory adds them)."""
+    from dataclasses import replace
+
+    from exportcenter.model import Component
+
+    known = {c.purl for c in snapshot.components}
+    extra = {f.package.purl: Component(bom_ref=f.package.purl, name=f.package.name, version=f.package.version,
+                                       purl=f.package.purl)
+             for f in snapshot.findings if f.package and f.package.purl and f.package.purl not in known}
+    return replace(snapshot, components=snapshot.components + tuple(extra.values()))
+
+
+def child(case: str, kind: str, components: int, findings: int) -> dict[str, Any]:
+    snapshot = _snapshot(kind, components, findings)
+    from exportcenter.config import get_settings
+    from exportcenter.renderers.base import RenderContext
+    from exportcenter.renderers.cyclonedx import render_cyclonedx
+    from exportcenter.renderers.licenses import normalize_expression
+    from exportcenter.renderers.spdx import render_spdx
+
+    normalize_expression("MIT")  # the licence list loads before the clock starts, for every case alike
     if case == "cyclonedx-python-lib":
-        import cyclonedx.output.json
-    elif case != "orjson":
-        from exportcenter.renderers import cyclonedx, spdx  # noqa: F401
-        from exportcenter.renderers.licenses import normalize_expression
-        normalize_expression("MIT")
-    start = time.perf_counter()
-    if case == "orjson":
-        size = run_orjson(snapshot)
-    elif case == "cyclonedx-python-lib":
-        size = run_cyclonedx_lib(snapshot)
-    else:
-        size = run_ours(case, snapshot)
-    seconds = time.perf_counter() - start
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"case": case, "components": components, "findings": findings, "seconds": round(seconds, 3),
-                      "bytes": size, "peak_rss_mb": round(rss_mb, 1)}))
+        import cyclonedx.output.json  # noqa: F401
+
+        snapshot = _with_finding_packages(snapshot)
+    snapshot_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    digest = hashlib.sha256()
+    with tempfile.TemporaryFile() as sink:
+        wall, cpu = time.perf_counter(), time.process_time()
+        if case == "orjson":
+            import orjson
+
+            sink.write(orjson.dumps(snapshot, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
+        elif case == "cyclonedx-python-lib":
+            size = run_cyclonedx_lib(snapshot)
+        else:
+            render = render_cyclonedx if case == "cyclonedx" else render_spdx
+            render(snapshot, sink, RenderContext(settings=get_settings()))
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        if case != "cyclonedx-python-lib":
+            size = sink.seek(0, 2)
+            sink.seek(0)
+            while block := sink.read(1 << 20):
+                digest.update(block)
+    return {"seconds": round(wall, 3), "cpu_seconds": round(cpu, 3), "bytes": size,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "snapshot_rss_mb": round(snapshot_rss, 1),
+            "sha256": "" if case == "cyclonedx-python-lib" else digest.hexdigest()[:12]}
+
+
+def _run(case: str, kind: str, components: int, findings: int, src: str | None) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--child", case, kind, str(components), str(findings)]
+    if src:
+        command += ["--src", src]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        return {"error": lines[-1] if lines else f"exit {done.returncode}"}
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", default="1000,10000,50000")
-    parser.add_argument("--components", type=int, default=5000)
-    parser.add_argument("--lib-size", type=int, default=1000, help="findings for the cyclonedx-python-lib baseline")
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", default="10000,50000,200000")
+    parser.add_argument("--cases", default="cyclonedx,spdx,orjson")
+    parser.add_argument("--snapshot", choices=("formats", "synthetic"), default="formats")
+    parser.add_argument("--components", type=int, default=5000, help="components of the synthetic snapshot")
+    parser.add_argument("--lib-size", type=int, default=1000, help="findings for cyclonedx-python-lib (0: skip)")
+    parser.add_argument("--baseline-src", help="another source tree to run the renderer cases against too")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--src", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    _use_source(args.src)
     if args.child:
-        child(args.child[0], int(args.child[1]), int(args.child[2]))
+        case, kind, components, findings = args.child
+        print(json.dumps(child(case, kind, int(components), int(findings))))
         return
-    plan = [(case, n) for n in map(int, args.sizes.split(",")) for case in ("orjson", "cyclonedx", "spdx")]
-    plan += [("cyclonedx-python-lib", args.lib_size), ("cyclonedx", args.lib_size)]
-    print(f"{'case':22} {'comps':>6} {'findings':>8} {'seconds':>8} {'MB out':>7} {'peak RSS MB':>11}")
-    for case, n in plan:
-        proc = subprocess.run([sys.executable, __file__, "--child", case, str(args.components), str(n)],
-                              capture_output=True, text=True, check=True)
-        row = json.loads(proc.stdout.strip().splitlines()[-1])
-        print(f"{row['case']:22} {row['components']:>6} {row['findings']:>8} {row['seconds']:>8.3f} "
-              f"{row['bytes'] / 1e6:>7.1f} {row['peak_rss_mb']:>11.1f}", flush=True)
+    plan: list[tuple[str, int, str | None]] = []
+    for size in map(int, args.sizes.split(",")):
+        for case in args.cases.split(","):
+            if args.baseline_src and case in ("cyclonedx", "spdx"):
+                plan.append((case, size, args.baseline_src))
+            plan.append((case, size, None))
+    if args.lib_size:
+        plan += [("cyclonedx-python-lib", args.lib_size, None), ("cyclonedx", args.lib_size, None)]
+    print("| case | source | findings | wall s | CPU s | peak RSS MB | of which snapshot MB | MB out | sha256 |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    for case, size, src in plan:
+        row = _run(case, args.snapshot, args.components, size, src)
+        source = "baseline" if src else "this tree"
+        if "error" in row:
+            print(f"| {case} | {source} | {size:,} | error: {row['error']} | | | | | |", flush=True)
+            continue
+        print(f"| {case} | {source} | {size:,} | {row['seconds']:.2f} | {row['cpu_seconds']:.2f} "
+              f"| {row['peak_rss_mb']:.0f} | {row['snapshot_rss_mb']:.0f} | {row['bytes'] / 1e6:.1f} "
+              f"| {row['sha256'] or '-'} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from exportcenter import __version__
 from exportcenter.errors import InvalidInputError
 from exportcenter.model import Component, ExportSnapshot
 from exportcenter.renderers.base import RenderContext
-from exportcenter.renderers.cyclonedx_vulns import build_vulnerabilities
+from exportcenter.renderers.cyclonedx_stream import StreamedObject
+from exportcenter.renderers.cyclonedx_vulns import group_by_id, vulnerability_chunks
 from exportcenter.renderers.licenses import cyclonedx_licenses
 from exportcenter.renderers.sbom_inventory import Inventory, build_inventory, paused_gc
 from exportcenter.util import jsonio
@@ -33,6 +35,11 @@ from exportcenter.util.timeutil import iso_z
 SUPPORTED_VERSIONS = ("1.5", "1.6")
 DEFAULT_VERSION = "1.6"
 SERIAL_NAMESPACE = uuid.UUID("6f6b8c1e-3c0e-5d7a-9f57-2d1b1f3c6a10")
+SERIAL_WIDTH = len("urn:uuid:") + 36
+# Items built and serialised at a time: bounded memory, and few enough orjson calls to cost nothing.
+COMPONENT_CHUNK = 1000
+DEPENDENCY_CHUNK = 200
+VULNERABILITY_CHUNK = 200
 
 _COMPONENT_TYPES = {
     "1.5": frozenset({"application", "framework", "library", "container", "platform", "operating-system",
@@ -62,45 +69,95 @@ def resolve_version(snapshot: ExportSnapshot) -> str:
 
 
 def render_cyclonedx(snapshot: ExportSnapshot, out: BinaryIO, ctx: RenderContext) -> None:
-    """Renderer entry point: write the BOM as indented JSON."""
+    """Renderer entry point: write the BOM as indented JSON, streamed piece by piece.
+
+    The bytes are those of ``jsonio.dumps(build_cyclonedx(...))``, but neither the whole dict tree nor
+    the whole text ever exists: components, dependencies and vulnerabilities are built and written a
+    chunk at a time, and the serial number (a digest of everything else) is filled in at the end."""
     with paused_gc():
-        out.write(jsonio.dumps(build_cyclonedx(snapshot, ctx)))
+        parts = _prepare(snapshot, ctx)
+        writer = StreamedObject(out)
+        writer.member("$schema", parts.schema)
+        writer.member("bomFormat", "CycloneDX")
+        writer.list_member("components", parts.component_chunks())
+        if parts.dependencies:
+            writer.list_member("dependencies", parts.dependency_chunks())
+        writer.member("metadata", parts.metadata)
+        writer.defer_string("serialNumber", SERIAL_WIDTH)
+        writer.member("specVersion", parts.spec)
+        writer.member("version", 1)
+        if parts.vulnerability_groups:
+            writer.list_member("vulnerabilities", parts.vulnerability_chunks())
+        writer.close(serial_from_digest(writer.digest))
 
 
 def build_cyclonedx(snapshot: ExportSnapshot, ctx: RenderContext, version: str | None = None) -> dict[str, Any]:
-    """The BOM as a dict (``version`` overrides ``snapshot.options.cyclonedx_version``)."""
-    spec = version or resolve_version(snapshot)
-    if spec not in SUPPORTED_VERSIONS:
-        raise InvalidInputError(f"CycloneDX version {spec!r} is not supported", option="cyclonedx_version")
-    inventory = build_inventory(snapshot)
-    builder = _ComponentBuilder(spec, ctx)
-    metadata, extra_components = _metadata(snapshot, inventory, builder)
+    """The BOM as one dict (``version`` overrides ``snapshot.options.cyclonedx_version``): the same
+    document ``render_cyclonedx`` streams, for callers that want to inspect it."""
+    parts = _prepare(snapshot, ctx, version)
     bom: dict[str, Any] = {
-        "$schema": f"http://cyclonedx.org/schema/bom-{spec}.schema.json",
+        "$schema": parts.schema,
         "bomFormat": "CycloneDX",
-        "specVersion": spec,
+        "specVersion": parts.spec,
         "version": 1,
-        "metadata": metadata,
-        "components": extra_components + [builder.build(c) for c in inventory.components],
+        "metadata": parts.metadata,
+        "components": [item for chunk in parts.component_chunks() for item in chunk],
     }
-    dependencies = [{"ref": ref, "dependsOn": targets} for ref, targets in inventory.dependencies.items()]
-    if dependencies:
-        bom["dependencies"] = dependencies
-    scanners = {scan.id: scan.scanner_name for scan in snapshot.scans}
-    vulnerabilities = build_vulnerabilities(
-        snapshot.findings, inventory.refs_for, lambda scan_id: scanners.get(scan_id) or "exportcenter"
-    )
-    if vulnerabilities:
-        bom["vulnerabilities"] = vulnerabilities
+    if parts.dependencies:
+        bom["dependencies"] = [item for chunk in parts.dependency_chunks() for item in chunk]
+    if parts.vulnerability_groups:
+        bom["vulnerabilities"] = [item for chunk in parts.vulnerability_chunks() for item in chunk]
     bom["serialNumber"] = serial_number(bom)
     return bom
 
 
-def serial_number(bom: dict[str, Any]) -> str:
-    """``urn:uuid:`` UUIDv5 of the document's content without its serial number."""
-    body = {key: value for key, value in bom.items() if key != "serialNumber"}
-    digest = hashlib.sha256(jsonio.dumps(body, indent=False)).hexdigest()
+class _BomParts:
+    """What the document is made of: the small members built, the large ones as chunk generators."""
+
+    def __init__(self, snapshot: ExportSnapshot, ctx: RenderContext, spec: str) -> None:
+        self.spec = spec
+        self.schema = f"http://cyclonedx.org/schema/bom-{spec}.schema.json"
+        self.inventory = build_inventory(snapshot)
+        self.builder = _ComponentBuilder(spec, ctx)
+        self.metadata, self.extra_components = _metadata(snapshot, self.inventory, self.builder)
+        self.dependencies = self.inventory.dependencies
+        scanners = {scan.id: scan.scanner_name for scan in snapshot.scans}
+        self.scanner_of: Callable[[str], str] = lambda scan_id: scanners.get(scan_id) or "exportcenter"
+        self.vulnerability_groups = group_by_id(snapshot.findings)
+
+    def component_chunks(self) -> Iterator[list[dict[str, Any]]]:
+        yield self.extra_components
+        components = self.inventory.components
+        for start in range(0, len(components), COMPONENT_CHUNK):
+            yield [self.builder.build(c) for c in components[start:start + COMPONENT_CHUNK]]
+
+    def dependency_chunks(self) -> Iterator[list[dict[str, Any]]]:
+        items = list(self.dependencies.items())
+        for start in range(0, len(items), DEPENDENCY_CHUNK):
+            yield [{"ref": ref, "dependsOn": targets} for ref, targets in items[start:start + DEPENDENCY_CHUNK]]
+
+    def vulnerability_chunks(self) -> Iterator[list[dict[str, Any]]]:
+        return vulnerability_chunks(self.vulnerability_groups, self.inventory.refs_for, self.scanner_of,
+                                    VULNERABILITY_CHUNK)
+
+
+def _prepare(snapshot: ExportSnapshot, ctx: RenderContext, version: str | None = None) -> _BomParts:
+    spec = version or resolve_version(snapshot)
+    if spec not in SUPPORTED_VERSIONS:
+        raise InvalidInputError(f"CycloneDX version {spec!r} is not supported", option="cyclonedx_version")
+    return _BomParts(snapshot, ctx, spec)
+
+
+def serial_from_digest(digest: str) -> str:
+    """``urn:uuid:`` UUIDv5 (in ``SERIAL_NAMESPACE``) of a hex content digest."""
     return f"urn:uuid:{uuid.uuid5(SERIAL_NAMESPACE, digest)}"
+
+
+def serial_number(bom: dict[str, Any]) -> str:
+    """``urn:uuid:`` UUIDv5 of the document's content without its serial number (the sha256 of its
+    compact, key-sorted JSON; ``render_cyclonedx`` computes the same digest while streaming)."""
+    body = {key: value for key, value in bom.items() if key != "serialNumber"}
+    return serial_from_digest(hashlib.sha256(jsonio.dumps(body, indent=False)).hexdigest())
 
 
 def _metadata(snapshot: ExportSnapshot, inventory: Inventory,

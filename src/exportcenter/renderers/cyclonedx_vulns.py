@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
 from typing import Any
 
 from exportcenter.model import Cvss, Finding, FindingKind, Severity, VexStatus
@@ -63,6 +64,10 @@ def advisory_url(reference: str) -> str | None:
         return None
     url = words[0]
     return url if _URL.match(url) else None
+
+
+# The same reference text recurs in every image and finding of a vulnerability: parse each one once.
+_cached_advisory_url = lru_cache(maxsize=1 << 16)(advisory_url)
 
 
 def map_justification(raw: str | None) -> str | None:
@@ -181,17 +186,34 @@ def _first(values: Iterable[str | None]) -> str | None:
     return next((v for v in values if v), None)
 
 
-def build_vulnerabilities(findings: Iterable[Finding], refs_of: Callable[[Finding], list[str]],
-                          scanner_of: Callable[[str], str]) -> list[dict[str, Any]]:
+def group_by_id(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
+    """The vulnerability findings by id (other kinds and id-less findings are not CycloneDX vulnerabilities)."""
     groups: dict[str, list[Finding]] = defaultdict(list)
     for finding in findings:
         if finding.kind == FindingKind.VULNERABILITY and finding.vuln_id:
             groups[finding.vuln_id].append(finding)
-    entries = []
+    return groups
+
+
+def vulnerability_chunks(groups: dict[str, list[Finding]], refs_of: Callable[[Finding], list[str]],
+                         scanner_of: Callable[[str], str], size: int) -> Iterator[list[dict[str, Any]]]:
+    """The entries in id order, ``size`` at a time, so only one chunk of them exists at once."""
+    chunk: list[dict[str, Any]] = []
     for vuln_id in sorted(groups):
         group = sorted(groups[vuln_id], key=lambda f: f.id)
-        entries.append(_vulnerability(vuln_id, group, refs_of, scanner_of))
-    return entries
+        chunk.append(_vulnerability(vuln_id, group, refs_of, scanner_of))
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def build_vulnerabilities(findings: Iterable[Finding], refs_of: Callable[[Finding], list[str]],
+                          scanner_of: Callable[[str], str]) -> list[dict[str, Any]]:
+    """Every entry at once (small documents and tests; the renderer streams ``vulnerability_chunks``)."""
+    groups = group_by_id(findings)
+    return [entry for chunk in vulnerability_chunks(groups, refs_of, scanner_of, 1000) for entry in chunk]
 
 
 def _vulnerability(vuln_id: str, group: list[Finding], refs_of: Callable[[Finding], list[str]],
@@ -212,7 +234,8 @@ def _vulnerability(vuln_id: str, group: list[Finding], refs_of: Callable[[Findin
     fixes = sorted({f"{f.package.name} {f.fixed_version}" for f in group if f.package and f.fixed_version})
     if fixes:
         entry["recommendation"] = "Upgrade to a fixed version: " + ", ".join(fixes)
-    urls = sorted({url for f in group for r in f.references if (url := advisory_url(r))})
+    references = {r for f in group for r in f.references}
+    urls = sorted({url for r in references if (url := _cached_advisory_url(r))})
     if urls:
         entry["advisories"] = [{"url": url} for url in urls]
     published = min((f.published for f in group if f.published is not None), default=None)
