@@ -66,8 +66,12 @@ def advisory_url(reference: str) -> str | None:
     return url if _URL.match(url) else None
 
 
-# The same reference text recurs in every image and finding of a vulnerability: parse each one once.
-_cached_advisory_url = lru_cache(maxsize=1 << 16)(advisory_url)
+@lru_cache(maxsize=1 << 16)
+def _advisory(reference: str) -> tuple[str, dict[str, str]] | None:
+    """(url, advisory entry) for a reference, or None. Cached: the same reference text recurs in every
+    image and finding of a vulnerability; the dict is shared between entries and never changed."""
+    url = advisory_url(reference)
+    return None if url is None else (url, {"url": url})
 
 
 def map_justification(raw: str | None) -> str | None:
@@ -105,21 +109,29 @@ def _source(vuln_id: str) -> dict[str, str]:
     return {"name": prefix or "unknown"}
 
 
+RatingKey = tuple[str, str, str, float | None]
+
+
+@lru_cache(maxsize=1 << 16)
+def _rating(cvss: Cvss) -> tuple[RatingKey, dict[str, Any]]:
+    """The rating of one CVSS entry and the key that de-duplicates it. Cached: the same entry recurs in
+    every image a vulnerability is found in; the dict is shared between entries and never changed."""
+    method = CVSS_METHODS.get(cvss.version.strip().lower().removeprefix("v"), "other")
+    rating: dict[str, Any] = {"source": {"name": cvss.source or "unknown"}, "method": method,
+                              "severity": cvss_severity(cvss)}
+    if cvss.score is not None:
+        rating["score"] = cvss.score
+    if cvss.vector:
+        rating["vector"] = cvss.vector
+    return (cvss.source, method, cvss.vector or "", cvss.score), rating
+
+
 def _ratings(group: list[Finding], scanner_of: Callable[[str], str]) -> list[dict[str, Any]]:
-    ratings: dict[tuple[str, str, str, float | None], dict[str, Any]] = {}
+    ratings: dict[RatingKey, dict[str, Any]] = {}
     for finding in group:
         for cvss in finding.cvss:
-            method = CVSS_METHODS.get(cvss.version.strip().lower().removeprefix("v"), "other")
-            key = (cvss.source, method, cvss.vector or "", cvss.score)
-            if key in ratings:
-                continue
-            rating: dict[str, Any] = {"source": {"name": cvss.source or "unknown"}, "method": method,
-                                      "severity": cvss_severity(cvss)}
-            if cvss.score is not None:
-                rating["score"] = cvss.score
-            if cvss.vector:
-                rating["vector"] = cvss.vector
-            ratings[key] = rating
+            key, rating = _rating(cvss)
+            ratings.setdefault(key, rating)
     if ratings:
         return [ratings[key] for key in sorted(ratings, key=lambda k: (k[0], k[1], k[2], k[3] or 0.0))]
     severities = sorted({(f.severity, scanner_of(f.scan_id)) for f in group}, key=lambda p: (-p[0].rank, p[1]))
@@ -234,10 +246,9 @@ def _vulnerability(vuln_id: str, group: list[Finding], refs_of: Callable[[Findin
     fixes = sorted({f"{f.package.name} {f.fixed_version}" for f in group if f.package and f.fixed_version})
     if fixes:
         entry["recommendation"] = "Upgrade to a fixed version: " + ", ".join(fixes)
-    references = {r for f in group for r in f.references}
-    urls = sorted({url for r in references if (url := _cached_advisory_url(r))})
-    if urls:
-        entry["advisories"] = [{"url": url} for url in urls]
+    advisories = dict(filter(None, map(_advisory, {r for f in group for r in f.references})))
+    if advisories:
+        entry["advisories"] = [advisories[url] for url in sorted(advisories)]
     published = min((f.published for f in group if f.published is not None), default=None)
     if published is not None:
         entry["published"] = iso_z(published)
