@@ -1,0 +1,148 @@
+"""The SARIF log is written as it is serialised: the sink's gzip decisions are those of ``fits_gzip`` on the
+same bytes, any output stream gets the same log, and results are built only for the entries that stay."""
+
+from __future__ import annotations
+
+import io
+import random
+import zlib
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exportcenter.config import SarifSettings, Settings
+from exportcenter.errors import RenderError
+from exportcenter.renderers import sarif_findings
+from exportcenter.renderers.base import RenderContext
+from exportcenter.renderers.sarif import render, render_bytes
+from exportcenter.renderers.sarif_limits import estimated_gzip_size, fits_gzip, gzip_size
+from exportcenter.renderers.sarif_sink import LogSink, SampledEstimate
+from tests.unit.test_render_streaming import real_snapshot
+
+
+@pytest.fixture(scope="module")
+def big_log() -> bytes:
+    """Real SARIF, repeated past the size (8 MiB) from which the sampled estimate is used."""
+    log = render_bytes(real_snapshot("sarif"), RenderContext(Settings()))
+    data = log * (8 * 1024 * 1024 // len(log) + 2)
+    assert len(data) > 8 * 1024 * 1024
+    return data
+
+
+def pieces(data: bytes, seed: int) -> Iterator[bytes]:
+    """``data`` in pieces of random sizes (1 byte to 300 KiB), so that pieces straddle sampled windows."""
+    rng = random.Random(seed)
+    position = 0
+    while position < len(data):
+        size = rng.choice((1, 17, 4096, 65_536, 65_537, 300_000))
+        yield data[position:position + size]
+        position += size
+
+
+def test_sampled_estimate_of_pieces_is_the_estimate_of_the_whole(big_log: bytes) -> None:
+    for seed in (1, 2):
+        meter = SampledEstimate()
+        for piece in pieces(big_log, seed):
+            meter.feed(piece)
+        assert meter.length == len(big_log)
+        assert meter.estimate() == estimated_gzip_size(big_log)
+
+
+class WriteOnly(io.RawIOBase):
+    """An output that can only be written, like a pipe or a file opened 'wb' without read access."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, chunk: Any) -> int:
+        self.data += chunk
+        return len(chunk)
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_sink_decides_as_fits_gzip_on_the_bytes_written(big_log: bytes, direct: bool) -> None:
+    real, estimate = gzip_size(big_log), estimated_gzip_size(big_log)
+    quick = len(zlib.compress(big_log, 1)) + 12
+    out: Any = io.BytesIO(b"prefix") if direct else WriteOnly()
+    if direct:
+        out.seek(0, 2)
+    sink = LogSink(out)
+    for piece in pieces(big_log, 3):
+        sink.write(piece)
+    assert sink.compressed_size(6) == real and sink.compressed_size(1) == quick
+    # every branch: under the raw size, estimate fits, near the limit (level 1, level 6), far over it
+    for limit in (len(big_log) + 64, estimate, estimate - 1, quick, quick - 1, real - 1, real // 2):
+        assert sink.fits(limit) == fits_gzip(big_log, limit), limit
+    sink.commit()
+    written = out.getvalue() if direct else bytes(out.data)
+    assert written == (b"prefix" + big_log if direct else big_log)
+
+
+def _plain_context() -> RenderContext:
+    return RenderContext(Settings())
+
+
+def _cut_context() -> RenderContext:
+    return RenderContext(Settings(sarif=SarifSettings(max_gzip_bytes=40_000, max_results_per_run=400)))
+
+
+def test_any_output_stream_gets_the_same_log(tmp_path: Path) -> None:
+    snapshot = real_snapshot("sarif")
+    for make_context in (_plain_context, _cut_context):
+        expected_ctx = make_context()
+        expected = render_bytes(snapshot, expected_ctx)
+        target = tmp_path / "log.sarif"
+        with target.open("wb") as handle:  # what the pipeline passes: not readable
+            file_ctx = make_context()
+            render(snapshot, handle, file_ctx)
+        assert target.read_bytes() == expected and file_ctx.warnings == expected_ctx.warnings
+        write_only = WriteOnly()
+        render(snapshot, write_only, make_context())  # type: ignore[arg-type]
+        assert bytes(write_only.data) == expected
+        appended = io.BytesIO(b"before")
+        appended.seek(0, 2)
+        render(snapshot, appended, make_context())
+        assert appended.getvalue() == b"before" + expected
+    assert any("gzipped is over the limit" in warning for warning in expected_ctx.warnings)
+
+
+def test_a_log_that_cannot_fit_leaves_the_output_as_it_was(tmp_path: Path) -> None:
+    # every run carries the custom fields: 3 KB of random text cannot be gzipped under 1 KiB
+    rng = random.Random(5)
+    noise = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(3000))
+    snapshot = real_snapshot("sarif")
+    snapshot = replace(snapshot, options=replace(snapshot.options, custom_fields=(("noise", noise),)))
+    ctx = RenderContext(Settings(sarif=SarifSettings(max_gzip_bytes=1024)))
+    out = io.BytesIO(b"kept")
+    out.seek(0, 2)
+    with pytest.raises(RenderError, match="even after cutting results"):
+        render(snapshot, out, ctx)
+    assert out.getvalue() == b"kept"
+    target = tmp_path / "log.sarif"
+    with target.open("wb") as handle, pytest.raises(RenderError):
+        render(snapshot, handle, RenderContext(Settings(sarif=SarifSettings(max_gzip_bytes=1024))))
+    assert target.read_bytes() == b""
+
+
+def test_results_are_built_only_for_the_entries_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[str] = []
+    original = sarif_findings.FindingResults.result
+
+    def counting(self: sarif_findings.FindingResults, entry: Any, rule_index: int) -> dict[str, Any]:
+        built.append(entry.fingerprint)
+        return original(self, entry, rule_index)
+
+    monkeypatch.setattr(sarif_findings.FindingResults, "result", counting)
+    snapshot = real_snapshot("sarif")
+    ctx = RenderContext(Settings(sarif=SarifSettings(max_results_per_run=25)))
+    log = render_bytes(snapshot, ctx)
+    kept = log.count(b'"ruleIndex"')
+    assert len(built) == kept and len(set(built)) == kept
+    assert kept <= 25 * len(snapshot.scans) < len(snapshot.findings) // 10
