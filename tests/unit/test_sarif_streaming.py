@@ -73,7 +73,7 @@ def test_sink_decides_as_fits_gzip_on_the_bytes_written(big_log: bytes, direct: 
     out: Any = io.BytesIO(b"prefix") if direct else WriteOnly()
     if direct:
         out.seek(0, 2)
-    sink = LogSink(out)
+    sink = LogSink(out, 10 * 1024 * 1024)
     for piece in pieces(big_log, 3):
         sink.write(piece)
     assert sink.compressed_size(6) == real and sink.compressed_size(1) == quick
@@ -83,6 +83,25 @@ def test_sink_decides_as_fits_gzip_on_the_bytes_written(big_log: bytes, direct: 
     sink.commit()
     written = out.getvalue() if direct else bytes(out.data)
     assert written == (b"prefix" + big_log if direct else big_log)
+
+
+@pytest.mark.parametrize("limit_kind", ["far", "near"])
+def test_level6_size_computed_alongside_is_the_real_one(big_log: bytes, limit_kind: str) -> None:
+    real = gzip_size(big_log)
+    # far over the limit (the estimate passes 1.25x it as the log is written), or a limit the estimate
+    # passes only at the end so that the thread starts late and reads back what came before
+    limit = real // 4 if limit_kind == "far" else int(estimated_gzip_size(big_log) / 1.25) - 1
+    sink = LogSink(WriteOnly(), limit)  # type: ignore[arg-type]
+    for piece in pieces(big_log, 4):
+        sink.write(piece)
+    assert sink.sizing_alongside
+    expected = fits_gzip(big_log, limit)
+    assert expected[1] == real and expected[0] is (limit_kind == "near")
+    assert sink.fits(limit) == expected
+    assert not sink.sizing_alongside
+    sink.restart()  # a new attempt: nothing left running, sizes start over
+    sink.write(b"{}")
+    assert sink.fits(limit) == (True, 2)
 
 
 def _plain_context() -> RenderContext:

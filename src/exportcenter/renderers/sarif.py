@@ -57,7 +57,7 @@ def render(snapshot: ExportSnapshot, out: BinaryIO, ctx: RenderContext) -> None:
     with paused_gc():
         limits = ctx.settings.sarif
         drafts, profile = _limited_drafts(snapshot, ctx, limits)
-        sink = LogSink(out)
+        sink = LogSink(out, limits.max_gzip_bytes)
         try:
             _write_within_gzip_limit(sink, LogWriter(snapshot, profile), drafts, ctx, limits.max_gzip_bytes)
         except BaseException:

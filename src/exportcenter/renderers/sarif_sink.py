@@ -12,13 +12,19 @@ read back what it wrote (to compress it when the sampled estimate cannot decide)
 
 ``LogSink.fits`` takes the decisions of ``sarif_limits.fits_gzip`` on the bytes written, with the same
 sizes: the length and the sampled estimate are measured while writing, the level-1 and level-6 sizes
-(only needed near or far over the limit) by compressing what was written, block by block.
+(only needed near or far over the limit) by compressing what was written, block by block. A log far over
+the limit needs its level-6 size (the cut is proportional to it), and that is the slowest part of a large
+render: once the bytes written so far are far over the limit by the sampled estimate, a second thread
+starts compressing them at level 6 on the other core while the rest is written (zlib releases the GIL).
 """
 
 from __future__ import annotations
 
+import os
+import queue
 import shutil
 import tempfile
+import threading
 import zlib
 from collections.abc import Iterator
 from typing import IO, BinaryIO
@@ -62,9 +68,59 @@ class SampledEstimate:
             self._compressed += len(zlib.compress(self._window, 1))
             self._window = bytearray()
 
+    def running_estimate(self) -> int:
+        """The estimate from the windows closed so far, scaled to the length so far."""
+        return self._compressed * self.length // max(self._raw, 1) + GZIP_FRAME
+
     def estimate(self) -> int:
         self._close_window()
         return self._compressed * self.length // max(self._raw, 1) + GZIP_FRAME
+
+
+class BackgroundGzip:
+    """The level-6 gzip size of a file's bytes from ``start``, computed in another thread: first the
+    ``written`` bytes already in the file (read with ``os.pread``, which leaves the file position alone),
+    then every piece passed to ``feed``, in order."""
+
+    QUEUE_PIECES = 16  # pieces waiting for the compressor (a piece is at most a chunk of results)
+
+    def __init__(self, fileno: int, start: int, written: int) -> None:
+        self._pieces: queue.Queue[bytes | None] = queue.Queue(maxsize=self.QUEUE_PIECES)
+        self._size: int | None = None
+        self._cancelled = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(fileno, start, written), daemon=True,
+                                        name="sarif-gzip-size")
+        self._thread.start()
+
+    def _run(self, fileno: int, start: int, written: int) -> None:
+        compressor = zlib.compressobj(6)
+        size, failed, position, end = 0, False, start, start + written
+        try:
+            while position < end and not self._cancelled.is_set():
+                block = os.pread(fileno, min(COPY_BLOCK, end - position), position)
+                if not block:
+                    raise OSError("the log file is shorter than what was written to it")
+                size += len(compressor.compress(block))
+                position += len(block)
+        except OSError:
+            failed = True  # the caller compresses the written bytes itself
+        while (piece := self._pieces.get()) is not None:  # always drained: ``feed`` must never block forever
+            if not failed and not self._cancelled.is_set():
+                size += len(compressor.compress(piece))
+        if not failed and not self._cancelled.is_set():
+            self._size = size + len(compressor.flush()) + GZIP_FRAME
+
+    def feed(self, data: bytes) -> None:
+        self._pieces.put(data)
+
+    def finish(self, cancel: bool = False) -> int | None:
+        """The size once everything fed is compressed (None when the file could not be read); with
+        ``cancel``, the thread stops compressing and None is returned."""
+        if cancel:
+            self._cancelled.set()
+        self._pieces.put(None)
+        self._thread.join()
+        return self._size
 
 
 def _usable_directly(out: BinaryIO) -> bool:
@@ -74,29 +130,57 @@ def _usable_directly(out: BinaryIO) -> bool:
         return False
 
 
+def _fileno(stream: IO[bytes]) -> int | None:
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
 class LogSink:
     """The log's bytes as they are written, with their length and sampled gzip estimate."""
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: BinaryIO, max_gzip_bytes: int) -> None:
         self._out = out
         self._direct = _usable_directly(out)
         self._stream: IO[bytes] = out if self._direct else tempfile.TemporaryFile()  # noqa: SIM115 (closed by commit/abandon)
         self._start = out.tell() if self._direct else 0
         self._meter = SampledEstimate()
+        # the level-6 size is computed alongside once the log is this far over the limit by the estimate
+        self._background_from = max_gzip_bytes * QUICK_CHECK_CEILING
+        self._background: BackgroundGzip | None = None
+        self._fileno = _fileno(self._stream)
 
     @property
     def length(self) -> int:
         return self._meter.length
 
+    @property
+    def sizing_alongside(self) -> bool:
+        """Whether the level-6 size is being computed in another thread while the log is written."""
+        return self._background is not None
+
     def restart(self) -> None:
         """Forget what was written: the next log starts where the first one did."""
+        self._stop_background()
         self._stream.seek(self._start)
         self._stream.truncate()
         self._meter = SampledEstimate()
 
     def write(self, data: bytes) -> None:
         self._stream.write(data)
-        self._meter.feed(data)
+        meter = self._meter
+        meter.feed(data)
+        if self._background is not None:
+            self._background.feed(data)
+        elif (self._fileno is not None and meter.length >= SAMPLE_BLOCK * SAMPLE_EVERY * MIN_SAMPLES
+              and meter.running_estimate() > self._background_from):
+            self._stream.flush()  # the thread reads what is written so far from the file itself
+            self._background = BackgroundGzip(self._fileno, self._start, meter.length)
+
+    def _stop_background(self, cancel: bool = True) -> int | None:
+        background, self._background = self._background, None
+        return background.finish(cancel) if background is not None else None
 
     def _written(self) -> Iterator[bytes]:
         self._stream.seek(self._start)
@@ -113,6 +197,10 @@ class LogSink:
 
     def compressed_size(self, level: int) -> int:
         """The gzip size of what was written, compressed at ``level`` (as ``zlib.compress`` would)."""
+        if level == 6 and self._background is not None:
+            size = self._stop_background(cancel=False)
+            if size is not None:
+                return size
         compressor = zlib.compressobj(level)
         size = sum(len(compressor.compress(block)) for block in self._written())
         return size + len(compressor.flush()) + GZIP_FRAME
@@ -137,6 +225,7 @@ class LogSink:
 
     def commit(self) -> None:
         """The log is final: copy it to ``out`` when it went to a temporary file."""
+        self._stop_background()
         if self._direct:
             return
         self._stream.seek(0)
@@ -145,6 +234,7 @@ class LogSink:
 
     def abandon(self) -> None:
         """No log after all (an error): leave ``out`` as it was found."""
+        self._stop_background()
         if self._direct:
             self.restart()
         else:
