@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +19,10 @@ from tests.integration.conftest import SMALL_SCAN, Server, start_server, upload,
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "img"
+# Screenshots go to docs/img only when asked (EXPORTCENTER_UPDATE_SCREENSHOTS=1): a test run must not
+# change tracked files.
+SHOTS = (Path(__file__).resolve().parents[2] / "docs" / "img" if os.environ.get("EXPORTCENTER_UPDATE_SCREENSHOTS")
+         else Path(tempfile.mkdtemp(prefix="console-shots-")))
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs the system Chromium")
 

@@ -215,3 +215,10 @@ def test_good_options_still_pass(trial: Server) -> None:
 def test_every_list_filter_is_validated(trial: Server, path: str, parameter: str) -> None:
     with trial.client("filters") as client:
         assert parameter in problem(client.get(path), 422)["detail"]
+
+
+def test_malformed_json_says_what_is_wrong_and_where(trial: Server) -> None:
+    with trial.client("malformed") as client:
+        body = problem(client.post("/api/v1/exports", content=b"{", headers={"Content-Type": "application/json"}), 422)
+    assert body["detail"].startswith("invalid request: body is not valid JSON: ")
+    assert "at character 1" in body["detail"]

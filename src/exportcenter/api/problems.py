@@ -53,6 +53,12 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     reasons = []
     for error in exc.errors():
+        if error.get("type") == "json_invalid":  # loc is ("body", <offset>): say where in words
+            offset = next((p for p in error.get("loc", ()) if isinstance(p, int)), None)
+            detail = (error.get("ctx") or {}).get("error", "invalid JSON")
+            where = f" at character {offset}" if offset is not None else ""
+            reasons.append(f"body is not valid JSON: {detail}{where}")
+            continue
         where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
         reasons.append(f"{where}: {error.get('msg', 'invalid')}")
     return problem_response(422, "invalid_input", "invalid request: " + "; ".join(reasons),

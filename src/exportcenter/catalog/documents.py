@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -61,14 +61,6 @@ def parse(content: bytes, *, name: str, tenant: str, ingested_at: datetime) -> P
                                 file=name) from exc
 
 
-def without_own_name(parsed: ParsedDocument) -> ParsedDocument:
-    """Parsers start each warning with the file name; a stored document's warnings are kept without it,
-    because whoever shows them (ingest output, an export's snapshot) names the file once itself."""
-    prefix = f"{parsed.name}: "
-    warnings = tuple(dict.fromkeys(w.removeprefix(prefix) for w in parsed.warnings))
-    return parsed if warnings == parsed.warnings else replace(parsed, warnings=warnings)
-
-
 def ingest_bytes(session: Session, *, tenant: str, name: str, content: bytes, actor: str = "cli",
                  source_address: str | None = None, parsed: ParsedDocument | None = None,
                  ingested_at: datetime | None = None) -> IngestResult:
@@ -83,7 +75,6 @@ def ingest_bytes(session: Session, *, tenant: str, name: str, content: bytes, ac
     now = ingested_at if parsed is not None and ingested_at is not None else utcnow()
     if parsed is None:
         parsed = parse(content, name=name, tenant=tenant, ingested_at=now)
-    parsed = without_own_name(parsed)
     row = _document_row(parsed, tenant=tenant, content=content, now=now, actor=actor)
     try:
         with session.begin_nested():
@@ -220,7 +211,7 @@ def load_parsed(row: DocumentRow) -> ParsedDocument:
     if cached is not None:
         _PARSE_CACHE.move_to_end(key)
         return cached
-    parsed = without_own_name(parse(row.content, name=row.name, tenant=row.tenant, ingested_at=row.ingested_at))
+    parsed = parse(row.content, name=row.name, tenant=row.tenant, ingested_at=row.ingested_at)
     _PARSE_CACHE[key] = parsed
     while len(_PARSE_CACHE) > _PARSE_CACHE_SIZE:
         _PARSE_CACHE.popitem(last=False)

@@ -115,7 +115,7 @@ def export_command(
         ids = [v for r in results for k, v in r.ids.items() if k.removesuffix("_id") in kinds]
         body.setdefault("scope", {}).setdefault("scan_ids", [])
         body["scope"]["scan_ids"] = list(dict.fromkeys([*body["scope"]["scan_ids"], *ids]))
-    request = parse_request(body)
+    request = parse_request(body, tenant=tenant)
     with transaction(runtime.sessions) as session:
         row = create_export(runtime, session, tenant=tenant, request=request, requested_by="cli")
     final = _run_with_progress(runtime, row.id)

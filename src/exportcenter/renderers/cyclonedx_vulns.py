@@ -66,7 +66,7 @@ def advisory_url(reference: str) -> str | None:
     return url if _URL.match(url) else None
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=4096)
 def _advisory(reference: str) -> tuple[str, dict[str, str]] | None:
     """(url, advisory entry) for a reference, or None. Cached: the same reference text recurs in every
     image and finding of a vulnerability; the dict is shared between entries and never changed."""
@@ -112,7 +112,7 @@ def _source(vuln_id: str) -> dict[str, str]:
 RatingKey = tuple[str, str, str, float | None]
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=4096)
 def _rating(cvss: Cvss) -> tuple[RatingKey, dict[str, Any]]:
     """The rating of one CVSS entry and the key that de-duplicates it. Cached: the same entry recurs in
     every image a vulnerability is found in; the dict is shared between entries and never changed."""

@@ -85,7 +85,7 @@ class Scheduler:
         spec = spec_of(row)
         try:
             body = build_request_body(spec, row.tenant, fire_time)
-            request = parse_request(body)
+            request = parse_request(body, tenant=row.tenant)
         except ExportCenterError as exc:
             return self._record(row, fire_time, kind, "failed", error=exc.message)
         from exportcenter.pipeline.run import create_export

@@ -27,7 +27,7 @@ def build_request_body(spec: ScheduleSpec, tenant: str, fire_time: datetime) -> 
     body = pin_date_range(render_fields(dict(spec.export), variables), fire_time)
     if spec.delivery is not None:
         body["delivery"] = render_fields(spec.delivery.model_dump(mode="json", exclude_none=True), variables)
-    parse_request(body)  # raises InvalidInputError with every problem
+    parse_request(body, tenant=tenant)  # raises InvalidInputError with every problem
     return body
 
 

@@ -32,5 +32,5 @@ def fetch_applied_vex(client: UpstreamClient, scan_id: str, *, tenant: str,
         parsed = parse_embedded(item, service=client.service, what="VEX document", ident=ident, tenant=tenant,
                                 allowed=VEX_FORMATS, fetched_at=fetched_at)
         statements.extend(parsed.vex_statements)
-        warnings.extend(parsed.warnings)  # the parser names the document already
+        warnings.extend(f"{parsed.name}: {w}" for w in parsed.warnings)  # statements, not documents, go on
     return tuple(statements), warnings

@@ -45,9 +45,11 @@ def parse_document(content: bytes, *, name: str, tenant: str, ingested_at: datet
         raise
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:  # defensive: untrusted input
         raise invalid(name, f"could not be read as {parser.FORMAT}: {type(exc).__name__}: {exc}") from None
-    if decode_warnings:
-        parsed = replace(parsed, warnings=(*decode_warnings, *parsed.warnings))
-    return parsed
+    # Format modules start warnings with the file name; the document carries its name, so whoever shows
+    # a warning (ingest output, an export's snapshot) names the file once itself.
+    prefix = f"{name}: "
+    warnings = tuple(dict.fromkeys(w.removeprefix(prefix) for w in (*decode_warnings, *parsed.warnings)))
+    return parsed if warnings == parsed.warnings else replace(parsed, warnings=warnings)
 
 
 def detect(doc: JsonObject) -> ModuleType | None:
