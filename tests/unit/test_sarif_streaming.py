@@ -86,8 +86,8 @@ def test_sink_decides_as_fits_gzip_on_the_bytes_written(big_log: bytes, direct: 
 
 
 @pytest.mark.parametrize("limit_kind", ["far", "near"])
-def test_level6_size_computed_alongside_is_the_real_one(big_log: bytes, limit_kind: str) -> None:
-    real = gzip_size(big_log)
+def test_sizes_computed_alongside_are_the_real_ones(big_log: bytes, limit_kind: str) -> None:
+    real, quick = gzip_size(big_log), len(zlib.compress(big_log, 1)) + 12
     # far over the limit (the estimate passes 1.25x it as the log is written), or a limit the estimate
     # passes only at the end so that the thread starts late and reads back what came before
     limit = real // 4 if limit_kind == "far" else int(estimated_gzip_size(big_log) / 1.25) - 1
@@ -99,6 +99,7 @@ def test_level6_size_computed_alongside_is_the_real_one(big_log: bytes, limit_ki
     assert expected[1] == real and expected[0] is (limit_kind == "near")
     assert sink.fits(limit) == expected
     assert not sink.sizing_alongside
+    assert sink.compressed_size(1) == quick and sink.compressed_size(6) == real
     sink.restart()  # a new attempt: nothing left running, sizes start over
     sink.write(b"{}")
     assert sink.fits(limit) == (True, 2)

@@ -14,8 +14,9 @@ read back what it wrote (to compress it when the sampled estimate cannot decide)
 sizes: the length and the sampled estimate are measured while writing, the level-1 and level-6 sizes
 (only needed near or far over the limit) by compressing what was written, block by block. A log far over
 the limit needs its level-6 size (the cut is proportional to it), and that is the slowest part of a large
-render: once the bytes written so far are far over the limit by the sampled estimate, a second thread
-starts compressing them at level 6 on the other core while the rest is written (zlib releases the GIL).
+render: once the bytes written so far are over the limit by the sampled estimate, a second thread starts
+compressing them at levels 6 and 1 (level 1 only while the log is not far over) on the other core while
+the rest is written (zlib releases the GIL).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import tempfile
 import threading
 import zlib
 from collections.abc import Iterator
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from exportcenter.renderers.sarif_limits import MIN_SAMPLES, QUICK_CHECK_CEILING, SAMPLE_BLOCK, SAMPLE_EVERY
 
@@ -78,49 +79,62 @@ class SampledEstimate:
 
 
 class BackgroundGzip:
-    """The level-6 gzip size of a file's bytes from ``start``, computed in another thread: first the
-    ``written`` bytes already in the file (read with ``os.pread``, which leaves the file position alone),
-    then every piece passed to ``feed``, in order."""
+    """Gzip sizes of a file's bytes from ``start`` at levels 1 and 6, computed in another thread: first
+    the ``written`` bytes already in the file (read with ``os.pread``, which leaves the file position
+    alone), then every piece passed to ``feed``, in order. Level 1 is only needed near the limit; once
+    the log is far over it, ``drop_quick`` stops that compressor (its size is then None)."""
 
-    QUEUE_PIECES = 16  # pieces waiting for the compressor (a piece is at most a chunk of results)
+    QUEUE_PIECES = 16  # pieces waiting for the compressors (a piece is at most a chunk of results)
 
     def __init__(self, fileno: int, start: int, written: int) -> None:
         self._pieces: queue.Queue[bytes | None] = queue.Queue(maxsize=self.QUEUE_PIECES)
-        self._size: int | None = None
+        self._sizes: dict[int, int] = {}
         self._cancelled = threading.Event()
+        self._quick_dropped = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(fileno, start, written), daemon=True,
                                         name="sarif-gzip-size")
         self._thread.start()
 
+    def _compress(self, compressors: dict[int, Any], sizes: dict[int, int], data: bytes) -> None:
+        if 1 in compressors and self._quick_dropped.is_set():
+            del compressors[1]
+        for level, compressor in compressors.items():
+            sizes[level] += len(compressor.compress(data))
+
     def _run(self, fileno: int, start: int, written: int) -> None:
-        compressor = zlib.compressobj(6)
-        size, failed, position, end = 0, False, start, start + written
+        compressors = {level: zlib.compressobj(level) for level in (1, 6)}
+        sizes = dict.fromkeys(compressors, 0)
+        failed, position, end = False, start, start + written
         try:
             while position < end and not self._cancelled.is_set():
                 block = os.pread(fileno, min(COPY_BLOCK, end - position), position)
                 if not block:
                     raise OSError("the log file is shorter than what was written to it")
-                size += len(compressor.compress(block))
+                self._compress(compressors, sizes, block)
                 position += len(block)
         except OSError:
             failed = True  # the caller compresses the written bytes itself
         while (piece := self._pieces.get()) is not None:  # always drained: ``feed`` must never block forever
             if not failed and not self._cancelled.is_set():
-                size += len(compressor.compress(piece))
+                self._compress(compressors, sizes, piece)
         if not failed and not self._cancelled.is_set():
-            self._size = size + len(compressor.flush()) + GZIP_FRAME
+            self._sizes = {level: sizes[level] + len(compressor.flush()) + GZIP_FRAME
+                           for level, compressor in compressors.items()}
 
     def feed(self, data: bytes) -> None:
         self._pieces.put(data)
 
-    def finish(self, cancel: bool = False) -> int | None:
-        """The size once everything fed is compressed (None when the file could not be read); with
-        ``cancel``, the thread stops compressing and None is returned."""
+    def drop_quick(self) -> None:
+        self._quick_dropped.set()
+
+    def finish(self, cancel: bool = False) -> dict[int, int]:
+        """{level: size} once everything fed is compressed (empty when the file could not be read);
+        with ``cancel``, the thread stops compressing and nothing is returned."""
         if cancel:
             self._cancelled.set()
         self._pieces.put(None)
         self._thread.join()
-        return self._size
+        return self._sizes
 
 
 def _usable_directly(out: BinaryIO) -> bool:
@@ -146,9 +160,10 @@ class LogSink:
         self._stream: IO[bytes] = out if self._direct else tempfile.TemporaryFile()  # noqa: SIM115 (closed by commit/abandon)
         self._start = out.tell() if self._direct else 0
         self._meter = SampledEstimate()
-        # the level-6 size is computed alongside once the log is this far over the limit by the estimate
-        self._background_from = max_gzip_bytes * QUICK_CHECK_CEILING
+        # the real sizes are computed alongside once the estimate of the log so far is over the limit
+        self._limit = max_gzip_bytes
         self._background: BackgroundGzip | None = None
+        self._measured: dict[int, int] = {}
         self._fileno = _fileno(self._stream)
 
     @property
@@ -163,6 +178,7 @@ class LogSink:
     def restart(self) -> None:
         """Forget what was written: the next log starts where the first one did."""
         self._stop_background()
+        self._measured = {}
         self._stream.seek(self._start)
         self._stream.truncate()
         self._meter = SampledEstimate()
@@ -171,16 +187,20 @@ class LogSink:
         self._stream.write(data)
         meter = self._meter
         meter.feed(data)
-        if self._background is not None:
-            self._background.feed(data)
+        background = self._background
+        if background is not None:
+            background.feed(data)
+            if meter.running_estimate() > self._limit * QUICK_CHECK_CEILING:
+                background.drop_quick()  # far over: only the level-6 size will be asked for
         elif (self._fileno is not None and meter.length >= SAMPLE_BLOCK * SAMPLE_EVERY * MIN_SAMPLES
-              and meter.running_estimate() > self._background_from):
+              and meter.running_estimate() > self._limit):
             self._stream.flush()  # the thread reads what is written so far from the file itself
             self._background = BackgroundGzip(self._fileno, self._start, meter.length)
 
-    def _stop_background(self, cancel: bool = True) -> int | None:
+    def _stop_background(self, cancel: bool = True) -> None:
         background, self._background = self._background, None
-        return background.finish(cancel) if background is not None else None
+        if background is not None:
+            self._measured = background.finish(cancel)
 
     def _written(self) -> Iterator[bytes]:
         self._stream.seek(self._start)
@@ -197,10 +217,10 @@ class LogSink:
 
     def compressed_size(self, level: int) -> int:
         """The gzip size of what was written, compressed at ``level`` (as ``zlib.compress`` would)."""
-        if level == 6 and self._background is not None:
-            size = self._stop_background(cancel=False)
-            if size is not None:
-                return size
+        if self._background is not None:
+            self._stop_background(cancel=False)
+        if level in self._measured:
+            return self._measured[level]
         compressor = zlib.compressobj(level)
         size = sum(len(compressor.compress(block)) for block in self._written())
         return size + len(compressor.flush()) + GZIP_FRAME
