@@ -8,7 +8,7 @@ GitHub's limits come from ``settings.sarif`` and are enforced by ``sarif_limits`
 
 from __future__ import annotations
 
-import io
+import tempfile
 from collections import Counter
 from typing import Any, BinaryIO
 
@@ -67,10 +67,12 @@ def render(snapshot: ExportSnapshot, out: BinaryIO, ctx: RenderContext) -> None:
 
 
 def render_bytes(snapshot: ExportSnapshot, ctx: RenderContext) -> bytes:
-    """The SARIF log as bytes (``render`` into memory)."""
-    buffer = io.BytesIO()
-    render(snapshot, buffer, ctx)
-    return buffer.getvalue()
+    """The SARIF log as bytes. Rendered into a temporary file, read back at the end: a file lets the
+    gzip sizing of a large log run alongside (``sarif_sink``), which a ``BytesIO`` would not."""
+    with tempfile.TemporaryFile() as buffer:
+        render(snapshot, buffer, ctx)
+        buffer.seek(0)
+        return buffer.read()
 
 
 def _limited_drafts(snapshot: ExportSnapshot, ctx: RenderContext,
