@@ -42,11 +42,11 @@ def browser() -> Iterator[object]:
         instance.close()
 
 
-def sign_in(page: object, server: Server, tenant: str) -> None:
+def sign_in(page: object, server: Server, tenant: str, base: str | None = None) -> None:
     from playwright.sync_api import Page, expect
 
     assert isinstance(page, Page)
-    page.goto(server.url + "/console")
+    page.goto((base or server.url) + "/console")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     page.get_by_label("Token").fill(server.token(tenant))
     expect(page.get_by_label("Tenant")).to_have_value(tenant)  # read from the token's claim
@@ -104,6 +104,7 @@ def test_console_end_to_end(console_server: Server, browser: object, tmp_path: P
     expect(page.locator("#exports-table tbody tr")).to_have_count(2)
     row = page.locator(f"#exports-table tbody tr:not([data-export-id='{bundle_id}'])")
     expect(row.locator("[data-role=status]")).to_have_text("completed", timeout=20_000)
+    expect(row.locator("[data-role=delivery]")).to_have_text("delivered", timeout=10_000)
     history = row.get_attribute("data-history") or ""
     assert history.split()[0] == "queued" and history.split()[-1] == "completed" and "processing" in history
     assert page.evaluate("window.__noReload") == "still here"
@@ -123,6 +124,14 @@ def test_console_end_to_end(console_server: Server, browser: object, tmp_path: P
     expect(page.locator("#detail-deliveries")).to_contain_text("download · attempt 1 · delivered")
     page.screenshot(path=str(SHOTS / "console-exports.png"), full_page=True)
 
+    # The form starts afresh after a successful export: no scan, sealing or delivery carried over.
+    page.get_by_role("button", name="New export").click()
+    expect(page.locator(f"#scan-{scan_id}")).not_to_be_checked()
+    expect(page.locator("#opt-evidence")).not_to_be_checked()
+    expect(create.get_by_label("Method")).to_have_value("")
+    expect(page.locator("#create-delivery-config")).to_be_disabled()
+    expect(page.locator("#create-delivery-config")).to_have_value("")
+
     # Schedules: the server's refusal of a bad cron is shown in words; a good one is listed.
     page.get_by_role("button", name="Schedules").click()
     schedules = page.locator("#view-schedules")
@@ -141,6 +150,13 @@ def test_console_end_to_end(console_server: Server, browser: object, tmp_path: P
     listed = client.get("/api/v1/schedules").json()["items"]
     assert [s["name"] for s in listed] == ["weekly-summary"]
     page.screenshot(path=str(SHOTS / "console-schedules.png"), full_page=True)
+    weekly = page.locator("tr[data-schedule='weekly-summary']")
+    weekly.get_by_role("button", name="Pause schedule weekly-summary").click()
+    expect(weekly.locator("[data-role=next-run]")).to_have_text("paused")
+    page.once("dialog", lambda dialog: dialog.dismiss())  # deleting asks first; "no" keeps it
+    weekly.get_by_role("button", name="Delete schedule weekly-summary").click()
+    expect(weekly).to_be_visible()
+    assert [s["name"] for s in client.get("/api/v1/schedules").json()["items"]] == ["weekly-summary"]
 
     # Verify a sealed bundle by upload; a tampered copy is refused with the reason.
     link = client.get(f"/api/v1/exports/{bundle_id}/download").json()
@@ -179,9 +195,77 @@ def test_console_keyboard_and_refused_token(console_server: Server, browser: obj
     page.keyboard.press("Tab")  # to the Sign in button, then Enter: no mouse needed
     assert page.evaluate("document.activeElement.textContent") == "Sign in"
     page.keyboard.press("Enter")
-    expect(page.locator("#signin-error")).to_contain_text("Sign-in failed")
+    expect(page.locator("#signin-error")).to_contain_text("not a valid token")
+    expect(page.locator("#signin-token")).to_be_focused()
     assert page.evaluate("sessionStorage.length") == 0
     headers = httpx.get(console_server.url + "/console").headers
     assert "default-src 'self'" in headers["content-security-policy"]
     assert httpx.get(console_server.url + "/console/..%2Fapi%2Fapp.py").status_code == 404
     page.close()
+
+
+def test_console_signed_out_and_tenant_switch(console_server: Server, browser: object) -> None:
+    """Signed out only the sign-in form shows; a refused token leaves no tenant behind; signing out and
+    pasting another tenant's token switches the tenant."""
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(console_server.url + "/console#schedules")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    for hidden in ("#nav", "#who", "#live", "#sign-out", "#view-schedules", "#view-exports"):
+        expect(page.locator(hidden)).to_be_hidden()
+    page.evaluate("document.querySelector('#nav button[data-view=schedules]').click()")  # even if reached
+    expect(page.locator("#view-schedules")).to_be_hidden()
+    expect(page.locator("#view-signin")).to_be_visible()
+
+    expired = console_server.token("acme", ttl=-3600)
+    page.get_by_label("Token").fill(expired)
+    expect(page.get_by_label("Tenant")).to_have_value("acme")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#signin-error")).to_contain_text("Sign-in failed")
+    expect(page.get_by_text("Tenant: acme")).to_have_count(0)
+    expect(page.locator("#who")).to_be_hidden()
+
+    sign_in(page, console_server, "acme")
+    expect(page.locator("#who-tenant")).to_have_text("Tenant: acme")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.locator("#nav")).to_be_hidden()
+    expect(page.get_by_label("Tenant")).to_have_value("")
+    expect(page.get_by_label("Token")).to_have_value("")
+    page.get_by_label("Token").fill(console_server.token("globex"))
+    expect(page.get_by_label("Tenant")).to_have_value("globex")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#who-tenant")).to_have_text("Tenant: globex")
+    assert page.evaluate("JSON.parse(sessionStorage.getItem('exportcenter.console.session')).tenant") == "globex"
+    assert errors == [], errors
+    page.close()
+
+
+def test_console_manifest_on_localhost(console_server: Server, browser: object) -> None:
+    """Opened at localhost while the server's public base URL says 127.0.0.1: the manifest and downloads
+    are fetched from the page's own origin (the CSP allows only 'self')."""
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    client = console_server.client("localtenant")
+    scan_id = upload(client, SMALL_SCAN)
+    export_id = client.post("/api/v1/exports", json={"type": "scan_report", "format": "json",
+                                                     "scope": {"scan_ids": [scan_id]}}).json()["export_id"]
+    wait_status(client, export_id, {"completed"})
+    base = f"http://localhost:{console_server.port}"
+    context = browser.new_context(viewport={"width": 1366, "height": 820}, accept_downloads=True)
+    page = context.new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    sign_in(page, console_server, "localtenant", base=base)
+    page.locator(f"tr[data-export-id='{export_id}'] button.rowlink").click()
+    expect(page.locator("#detail-manifest")).to_contain_text('"sha256"', timeout=10_000)
+    assert json.loads(page.locator("#detail-manifest").inner_text())["export_id"] == export_id
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download report.json").click()
+    assert download_info.value.failure() is None
+    assert [u for u in requested if "127.0.0.1" in u] == []
+    context.close()

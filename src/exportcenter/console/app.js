@@ -1,11 +1,13 @@
 // The Console: sign in, exports with live status, export details and downloads, the create form.
 // Schedules and bundle verification live in schedules.js.
 
-import { api, clearSession, loadSession, saveSession, subscribe, tenantFromToken } from "./api.js";
+import { api, clearSession, loadSession, looksLikeJwt, saveSession, subscribe, tenantFromToken } from "./api.js";
 import {
-  $, el, bindTypeFormat, checkedScans, DELIVERY_HINTS, fillScans, FormError, markInvalid, parseConfig, showError,
+  $, el, bindDeliveryConfig, bindTypeFormat, checkedScans, fieldForProblem, fillScans, FormError, markInvalid, parseConfig,
+  showError,
 } from "./forms.js";
-import { initSchedules, initVerify, loadSchedules } from "./schedules.js";
+import { bindDetail, deliveryBadge, formatTime, loadDeliveries, renderDetail } from "./detail.js";
+import { initSchedules, initVerify, loadSchedules, resetSchedules } from "./schedules.js";
 
 const state = { session: null, catalog: [], scans: [], rows: new Map(), selected: null, cursor: null, unsubscribe: null };
 const VIEWS = ["signin", "exports", "create", "schedules", "verify"];
@@ -14,7 +16,9 @@ function announce(text) {
   $("#announce").textContent = text;
 }
 
-function show(view) {
+function show(requested) {
+  // Without a session only the sign-in form exists: no view may run its API calls.
+  const view = state.session ? requested : "signin";
   for (const name of VIEWS) $(`#view-${name}`).hidden = name !== view;
   for (const button of document.querySelectorAll("#nav button")) {
     if (button.dataset.view === view) button.setAttribute("aria-current", "page");
@@ -29,14 +33,32 @@ function show(view) {
 async function signIn(event) {
   event.preventDefault();
   const token = $("#signin-token").value.trim();
-  const tenant = $("#signin-tenant").value.trim() || tenantFromToken(token) || "";
+  // The token's own claim wins: a pasted token for another tenant must not keep the previous tenant.
+  const tenant = tenantFromToken(token) || $("#signin-tenant").value.trim();
   const box = $("#signin-error");
-  if (!token) return showError(box, new FormError("Paste a token first."));
-  if (!tenant) return showError(box, new FormError("Enter the tenant the token was issued for."));
+  const form = $("#signin-form");
+  $("#who-tenant").textContent = "";
+  if (!token) {
+    markInvalid(form, $("#signin-token"));
+    return showError(box, new FormError("Paste a token first."));
+  }
+  if (!looksLikeJwt(token)) {
+    markInvalid(form, $("#signin-token"));
+    return showError(box, new FormError("This is not a valid token: paste the whole JWT (three dot-separated parts)."),
+      "Sign-in failed:");
+  }
+  if (!tenant) {
+    markInvalid(form, $("#signin-tenant"));
+    return showError(box, new FormError("Enter the tenant the token was issued for."));
+  }
+  $("#signin-tenant").value = tenant;
+  markInvalid(form, null);
   const session = { token, tenant };
   try {
     await api(session, "/api/v1/exports?limit=1");
   } catch (error) {
+    const field = /tenant/i.test(error.message) ? $("#signin-tenant") : $("#signin-token");
+    markInvalid(form, field);
     return showError(box, error, "Sign-in failed:");
   }
   showError(box, null);
@@ -71,18 +93,41 @@ async function start(session) {
 
 function signOut() {
   if (state.unsubscribe) state.unsubscribe();
+  state.unsubscribe = null;
   clearSession();
   state.session = null;
+  state.selected = null;
+  state.cursor = null;
   state.rows.clear();
   $("#exports-table tbody").replaceChildren();
   $("#nav").hidden = true;
   $("#who").hidden = true;
+  $("#who-tenant").textContent = "";
+  $("#live").textContent = "offline";
+  $("#live").classList.remove("on");
   $("#detail").hidden = true;
+  // Nothing of the previous tenant survives: the next token decides the tenant.
+  $("#signin-form").reset();
+  syncTenantField();
+  resetCreateForm();
+  resetSchedules();
+  for (const box of document.querySelectorAll(".error[role=alert]")) showError(box, null);
+  history.replaceState(null, "", location.pathname);
   show("signin");
+}
+
+function syncTenantField() {
+  const field = $("#signin-tenant");
+  const claimed = tenantFromToken($("#signin-token").value);
+  if (claimed) field.value = claimed;
+  field.readOnly = Boolean(claimed);
+  $("#signin-tenant-hint").textContent = claimed ? "Taken from the token's tenant claim."
+    : "The token has no tenant claim: enter the tenant it was issued for.";
 }
 
 // -- exports list --------------------------------------------------------------------------------
 async function loadExports(reset) {
+  if (!state.session) return;
   const box = $("#exports-error");
   const status = $("#filter-status").value;
   const query = new URLSearchParams({ limit: "50" });
@@ -129,6 +174,7 @@ function upsertRow(item, prepend) {
     el("td", { text: d.type }),
     el("td", { text: d.format }),
     el("td", {}, el("span", { class: `badge ${d.status}`, "data-role": "status", text: d.status })),
+    el("td", {}, deliveryBadge(d.delivery_status)),
     el("td", {}, el("progress", { max: "100", value: String(percent), "aria-label": `Progress ${percent}%` }),
       ` ${d.stage && d.status === "processing" ? d.stage : ""}`),
     el("td", { text: (d.created_at || "").replace("T", " ").replace("Z", "") }),
@@ -139,17 +185,28 @@ function upsertRow(item, prepend) {
 }
 
 async function onEvent(event) {
-  if (!event.export_id) return;
+  if (!event.export_id || !state.session) return;
   const known = state.rows.get(event.export_id);
   const update = { export_id: event.export_id, type: event.type, format: event.format };
   if (event.status) update.status = event.status;
   if (typeof event.progress === "number") update.progress = event.progress;
   if (event.stage) update.stage = event.stage;
-  if (event.error) update.error = event.error;
+  const isDelivery = Boolean(event.event?.startsWith("delivery_"));
+  if (isDelivery) {
+    update.delivery_status = event.delivery_status || event.event.slice("delivery_".length);
+    update.delivery_error = event.error || null;
+  } else if (event.error) update.error = event.error;
   if (known) upsertRow(update, false);
   else if (event.event === "queued") upsertRow({ ...update, created_at: event.time }, true);
-  if (["completed", "failed", "cancelled"].includes(event.event) || event.event?.startsWith("delivery_")) {
+  if (isDelivery) {
+    // A delivery event is about the delivery, never the export's own status ("completed").
+    const retry = event.next_attempt_at ? `, next retry ${formatTime(event.next_attempt_at)}` : "";
+    announce(`Export ${event.export_id} delivery ${update.delivery_status}${retry}`);
+    if (state.selected === event.export_id) loadDeliveries(event.export_id);
+  } else if (["completed", "failed", "cancelled"].includes(event.event)) {
     announce(`Export ${event.export_id} ${event.status || event.event}`);
+  }
+  if (isDelivery || ["completed", "failed", "cancelled"].includes(event.event)) {
     try {
       upsertRow(await api(state.session, `/api/v1/exports/${encodeURIComponent(event.export_id)}`), false);
     } catch { /* the list still shows the event's status */ }
@@ -158,6 +215,7 @@ async function onEvent(event) {
 
 // -- export detail -------------------------------------------------------------------------------
 async function openDetail(exportId) {
+  if (!state.session) return;
   state.selected = exportId;
   for (const [id, entry] of state.rows) entry.tr.setAttribute("aria-selected", id === exportId ? "true" : "false");
   const detail = $("#detail");
@@ -169,83 +227,6 @@ async function openDetail(exportId) {
     showError($("#exports-error"), error, "Could not load the export:");
   }
   detail.focus();
-}
-
-function renderDetail(d) {
-  $("#detail-title").textContent = `Export ${d.export_id}`;
-  const facts = [["Status", d.status], ["Type", d.type], ["Format", d.format], ["Created", d.created_at],
-    ["Completed", d.completed_at], ["Expires", d.expires_at], ["Attempts", d.attempts], ["Error", d.error]];
-  $("#detail-facts").replaceChildren(...facts.filter(([, v]) => v !== null && v !== undefined && v !== "")
-    .flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: String(v) })]));
-  const artifacts = d.artifacts || [];
-  $("#detail-artifacts").replaceChildren(...(artifacts.length ? artifacts.map((a) => el("li", {},
-    el("span", {}, el("span", { class: "mono", text: a.name }), el("span", { class: "hint", text: ` ${formatBytes(a.size)}` })),
-    el("button", { type: "button", class: "small", "data-download": a.name, onclick: () => download(d.export_id, a.name),
-      text: "Download", "aria-label": `Download ${a.name}` }))) : [el("li", { class: "hint", text: "No artifacts yet." })]));
-  const warnings = d.warnings || [];
-  $("#detail-warnings").replaceChildren(...(warnings.length ? warnings.map((w) => el("li", { text: w }))
-    : [el("li", { class: "hint", text: "None." })]));
-  $("#detail-cancel").hidden = !["queued", "processing"].includes(d.status);
-  if (d.status === "completed" && d._loadedFor !== d.completed_at) {
-    d._loadedFor = d.completed_at;
-    loadManifest(d.export_id);
-    loadDeliveries(d.export_id);
-  } else if (d.status !== "completed") {
-    $("#detail-manifest").textContent = "Available when the export completes.";
-    $("#detail-deliveries").replaceChildren(el("p", { class: "hint", text: "None yet." }));
-  }
-}
-
-function formatBytes(size) {
-  if (size < 1024) return `${size} B`;
-  if (size < 1024 * 1024) return `${(size / 1024).toFixed(1)} KiB`;
-  return `${(size / 1024 / 1024).toFixed(1)} MiB`;
-}
-
-async function signedLink(exportId, name) {
-  const query = new URLSearchParams({ artifact: name });
-  return api(state.session, `/api/v1/exports/${encodeURIComponent(exportId)}/download?${query}`);
-}
-
-async function download(exportId, name) {
-  try {
-    const link = await signedLink(exportId, name);
-    const anchor = el("a", { href: link.download_url, download: name, hidden: true });
-    document.body.append(anchor);
-    anchor.click();
-    anchor.remove();
-    announce(`Downloading ${name}`);
-  } catch (error) {
-    showError($("#exports-error"), error, `Could not download ${name}:`);
-  }
-}
-
-async function loadManifest(exportId) {
-  const box = $("#detail-manifest");
-  try {
-    const link = await signedLink(exportId, "manifest.json");
-    const response = await fetch(link.download_url);
-    box.textContent = JSON.stringify(await response.json(), null, 2);
-  } catch (error) {
-    box.textContent = `Manifest unavailable: ${error.message}`;
-  }
-}
-
-async function loadDeliveries(exportId) {
-  const box = $("#detail-deliveries");
-  try {
-    const receipts = await api(state.session, `/api/v1/exports/${encodeURIComponent(exportId)}/deliveries`);
-    if (!receipts.items.length) {
-      box.replaceChildren(el("p", { class: "hint", text: "No delivery was requested." }));
-      return;
-    }
-    box.replaceChildren(...receipts.items.map((r) => el("div", { class: "receipt" },
-      el("strong", { text: `${r.method} · attempt ${r.attempt} · ${r.outcome}` }),
-      el("div", { class: "hint", text: `${r.finished_at || ""}${r.response_code ? ` · HTTP ${r.response_code}` : ""}` }),
-      r.error ? el("div", { text: r.error }) : null, r.detail ? el("div", { class: "mono", text: r.detail }) : null)));
-  } catch (error) {
-    box.replaceChildren(el("p", { class: "hint", text: `Receipts unavailable: ${error.message}` }));
-  }
 }
 
 async function cancelSelected() {
@@ -289,6 +270,8 @@ function exportRequest() {
     body.delivery = { method };
     const config = parseConfig($("#create-delivery-config"));
     if (config) body.delivery.config = config;
+  } else if ($("#create-delivery-config").value.trim()) {
+    throw new FormError("A delivery configuration needs a method: choose one, or clear the configuration.", $("#create-delivery"));
   }
   return body;
 }
@@ -308,23 +291,43 @@ async function createExport(event) {
   try {
     const job = await api(state.session, "/api/v1/exports", { method: "POST", json: body });
     showError(box, null);
+    resetCreateForm();  // the next export must not silently inherit this one's scans, sealing or delivery
     upsertRow({ ...job, progress: 0 }, true);
     announce(`Export ${job.export_id} queued`);
     show("exports");
     openDetail(job.export_id);
   } catch (error) {
     showError(box, error, "The server refused the export:");
-    $("#create-type").focus();
+    const field = fieldForProblem(error, [
+      [/delivery\.method|unknown delivery method/i, $("#create-delivery")],
+      [/delivery|webhook|smtp|email|s3|bucket|\burl\b|secret/i, $("#create-delivery-config")],
+      [/date_range|date range|\bstart\b|\bend\b/i, $("#create-start")],
+      [/image_refs|image ref/i, $("#create-images")],
+      [/policy/i, $("#create-policies")],
+      [/template/i, $("#opt-template")],
+      [/scan/i, $("#create-scans input") || $("#create-images")],
+      [/format/i, $("#create-format")],
+      [/type/i, $("#create-type")],
+    ]);
+    if (field) markInvalid(form, field);
+    else $("#create-type").focus();
   }
+}
+
+let syncCreateDelivery = () => {};
+
+function resetCreateForm() {
+  const form = $("#create-form");
+  form.reset();
+  markInvalid(form, null);
+  $("#create-type").dispatchEvent(new Event("change"));
+  syncCreateDelivery();
 }
 
 // -- wiring --------------------------------------------------------------------------------------
 function init() {
   $("#signin-form").addEventListener("submit", signIn);
-  $("#signin-token").addEventListener("input", () => {
-    const tenant = tenantFromToken($("#signin-token").value);
-    if (tenant && !$("#signin-tenant").value) $("#signin-tenant").value = tenant;
-  });
+  $("#signin-token").addEventListener("input", syncTenantField);
   $("#sign-out").addEventListener("click", signOut);
   for (const button of document.querySelectorAll("#nav button")) button.addEventListener("click", () => show(button.dataset.view));
   $("#refresh").addEventListener("click", () => loadExports(true));
@@ -332,9 +335,8 @@ function init() {
   $("#more").addEventListener("click", () => loadExports(false));
   $("#detail-cancel").addEventListener("click", cancelSelected);
   $("#create-form").addEventListener("submit", createExport);
-  const hint = () => { $("#delivery-hint").textContent = DELIVERY_HINTS[$("#create-delivery").value] || ""; };
-  $("#create-delivery").addEventListener("change", hint);
-  hint();
+  syncCreateDelivery = bindDeliveryConfig($("#create-delivery"), $("#create-delivery-config"), $("#delivery-hint"));
+  bindDetail(state, announce);
   initSchedules(state);
   initVerify(state);
   const session = loadSession();

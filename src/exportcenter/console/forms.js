@@ -57,11 +57,16 @@ export function fillScans(container, scans, prefix) {
   }
   container.replaceChildren(...scans.map((scan) => {
     const id = `${prefix}-${scan.id}`;
-    const label = `${scan.artifact_name} · ${scan.scanner} · ${scan.findings} findings`;
+    const label = `${scan.artifact_name} · ${scan.scanner} · ${plural(scan.findings, "finding")}`;
     return el("label", { class: "check", for: id },
       el("input", { type: "checkbox", id, value: scan.id, "data-scan": "" }),
       el("span", {}, label, el("span", { class: "hint mono", text: ` ${scan.id}` })));
   }));
+}
+
+export function plural(count, noun) {
+  const n = Number(count) || 0;
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 
 export function checkedScans(container) {
@@ -92,6 +97,31 @@ export const DELIVERY_HINTS = {
   "": "The export is downloaded from this console.",
   download: "A signed, expiring download link is recorded as the receipt.",
   email: "{\"to\": [\"secops@example.com\"], \"subject\": \"Weekly report\"}",
-  webhook: "{\"url\": \"https://hooks.example.com/exports\"}",
+  webhook: "{\"url\": \"https://hooks.example.com/exports\", \"secret_env\": \"WEBHOOK_SECRET\"} (or \"secret\": \"…\" inline): "
+    + "the body is signed with HMAC-SHA256 of the secret",
   s3: "{\"bucket\": \"reports\", \"prefix\": \"weekly/\"}",
 };
+
+/** A delivery configuration only means something with a method: disable the field while the method is
+ * "none", and say so when text was typed there (it would otherwise be dropped silently). */
+export function bindDeliveryConfig(methodSelect, configArea, hint) {
+  const sync = () => {
+    const none = !methodSelect.value;
+    configArea.disabled = none;
+    let text = DELIVERY_HINTS[methodSelect.value] || "";
+    if (none && configArea.value.trim()) text = "Choose a method to use this configuration: with “none” it is not sent.";
+    if (hint) hint.textContent = text;
+  };
+  methodSelect.addEventListener("change", sync);
+  sync();
+  return sync;
+}
+
+/** The form field a server refusal names (first match of [pattern, field] in order), or null. */
+export function fieldForProblem(error, mapping) {
+  const text = [error.message, ...(error.problems || [])].join(" ");
+  for (const [pattern, field] of mapping) {
+    if (field && pattern.test(text)) return field;
+  }
+  return null;
+}

@@ -1,9 +1,14 @@
 // Schedules (list, create, pause/resume, run now, delete) and evidence bundle verification.
 
 import { api } from "./api.js";
-import { $, el, checkedScans, FormError, markInvalid, parseConfig, showError } from "./forms.js";
+import {
+  $, el, bindDeliveryConfig, checkedScans, fieldForProblem, FormError, markInvalid, parseConfig, showError,
+} from "./forms.js";
+
+let syncDelivery = () => {};
 
 export async function loadSchedules(state) {
+  if (!state.session) return;  // signed out: nothing to list (and no token to list it with)
   const box = $("#schedules-error");
   try {
     const list = await api(state.session, "/api/v1/schedules");
@@ -18,9 +23,10 @@ function renderSchedules(state, items) {
   $("#schedules-empty").hidden = items.length > 0;
   $("#schedules-table tbody").replaceChildren(...items.map((s) => {
     const exportSpec = (s.spec && s.spec.export) || {};
-    const act = (label, path, method = "POST") => el("button", {
+    const act = (label, path, method = "POST", question = null) => el("button", {
       type: "button", class: "small", text: label, "aria-label": `${label} schedule ${s.name}`,
       onclick: async () => {
+        if (question && !window.confirm(question)) return;
         try {
           await api(state.session, `/api/v1/schedules/${encodeURIComponent(s.name)}${path}`, { method });
           await loadSchedules(state);
@@ -34,10 +40,10 @@ function renderSchedules(state, items) {
       el("td", { class: "mono", text: s.cron }),
       el("td", { text: s.timezone }),
       el("td", { text: `${exportSpec.type || "?"} / ${exportSpec.format || "?"}` }),
-      el("td", { text: (s.next_fire_at || "—").replace("T", " ").replace("Z", "") }),
+      el("td", { "data-role": "next-run", text: s.paused ? "paused" : (s.next_fire_at || "—").replace("T", " ").replace("Z", "") }),
       el("td", {}, el("span", { class: `badge ${s.paused ? "cancelled" : "completed"}`, text: s.paused ? "paused" : "active" })),
       el("td", {}, s.paused ? act("Resume", "/resume") : act("Pause", "/pause"), " ", act("Run now", "/run-now"), " ",
-        act("Delete", "", "DELETE")));
+        act("Delete", "", "DELETE", `Delete the schedule ${s.name}? Its future runs are cancelled; past exports stay.`)));
   }));
 }
 
@@ -64,11 +70,26 @@ function scheduleBody() {
     body.delivery = { method };
     const config = parseConfig($("#sched-delivery-config"));
     if (config) body.delivery.config = config;
+  } else if ($("#sched-delivery-config").value.trim()) {
+    throw new FormError("A delivery configuration needs a delivery method: choose one, or clear the configuration.",
+      $("#sched-delivery"));
   }
   return body;
 }
 
+/** Back to an empty form and table (after sign-out: nothing of the previous tenant stays). */
+export function resetSchedules() {
+  const form = $("#schedule-form");
+  form.reset();
+  markInvalid(form, null);
+  $("#sched-tz").value = "UTC";
+  $("#sched-type").dispatchEvent(new Event("change"));
+  $("#schedules-table tbody").replaceChildren();
+  syncDelivery();
+}
+
 export function initSchedules(state) {
+  syncDelivery = bindDeliveryConfig($("#sched-delivery"), $("#sched-delivery-config"), $("#sched-delivery-hint"));
   $("#schedule-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = $("#schedule-form");
@@ -84,15 +105,20 @@ export function initSchedules(state) {
     try {
       await api(state.session, "/api/v1/schedules", { method: "POST", json: body });
       showError(box, null);
-      form.reset();
-      $("#sched-tz").value = "UTC";
-      $("#sched-type").dispatchEvent(new Event("change"));
+      resetSchedules();
       await loadSchedules(state);
       $("#announce").textContent = `Schedule ${body.name} created`;
     } catch (error) {
       showError(box, error, "The server refused the schedule:");
-      if (/cron/i.test(error.message + error.problems.join(" "))) markInvalid(form, $("#sched-cron"));
-      else if (/zone/i.test(error.message + error.problems.join(" "))) markInvalid(form, $("#sched-tz"));
+      const field = fieldForProblem(error, [
+        [/cron/i, $("#sched-cron")], [/zone|timezone/i, $("#sched-tz")], [/catch_up|catch-up/i, $("#sched-catchup")],
+        [/already exists|\bname\b/i, $("#sched-name")],
+        [/delivery\.method|unknown delivery method/i, $("#sched-delivery")],
+        [/delivery|webhook|smtp|email|s3|bucket|\burl\b|secret/i, $("#sched-delivery-config")],
+        [/date_range|date range|\bstart\b/i, $("#sched-start")],
+        [/scan|scope/i, $("#sched-scans input")], [/format/i, $("#sched-format")], [/type/i, $("#sched-type")],
+      ]);
+      if (field) markInvalid(form, field);
     }
   });
 }
