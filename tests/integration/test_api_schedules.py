@@ -198,3 +198,27 @@ def test_scheduler_can_be_turned_off(tmp_path: Any) -> None:
             time.sleep(1.5)
             assert client.get("/api/v1/schedules/due").json()["fires"] == []
             assert client.get("/api/v1/exports").json()["items"] == []
+
+
+def test_schedules_are_checked_like_export_requests(sched_server: Server) -> None:
+    """What POST /api/v1/exports refuses is refused when the schedule is created, with the same status."""
+    with sched_server.client("sch-checks") as client:
+        scan_id = upload(client, SMALL_SCAN)
+        webhook = {"method": "webhook", "config": {"url": "https://hooks.example.com/x"}}
+        metadata = {"method": "webhook", "config": {"url": "http://169.254.169.254/latest", "secret": "s"}}
+        for body, status, reason in (
+                ({**spec(scan_id), "export": {"type": "scan_report", "format": "json", "scope": {}}}, 422,
+                 "scope names no data"),
+                (spec(scan_id, delivery=webhook), 422, "'secret'"),
+                (spec(scan_id, delivery=metadata), 422, "169.254.169.254"),
+                (spec(scan_id, delivery={"method": "email", "config": {}}), 422, "'to'"),
+                (spec("scan-nope"), 404, "scan ids not found: scan-nope")):
+            assert reason in problem(client.post("/api/v1/schedules", json=body), status)["detail"]
+            export = client.post("/api/v1/exports", json={**body["export"], "delivery": body.get("delivery")})
+            assert export.status_code == status, export.text  # the export endpoint answers the same
+        assert client.get("/api/v1/schedules").json()["items"] == []
+        relative = {**spec(scan_id, name="weekly"),
+                    "export": {"type": "scan_report", "format": "json",
+                               "scope": {"date_range": {"start": "-1h", "end": "now"}}}}
+        with sched_server.client("sch-checks-empty") as empty_tenant:  # nothing in range now: still accepted
+            assert empty_tenant.post("/api/v1/schedules", json=relative).status_code == 201

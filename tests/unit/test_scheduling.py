@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from exportcenter.catalog.documents import ingest
 from exportcenter.config import Settings
 from exportcenter.db.engine import transaction
-from exportcenter.db.models import ExportRow
+from exportcenter.db.models import ExportRow, ScanRow
 from exportcenter.db.models_delivery import ScheduleFireRow, ScheduleRow
-from exportcenter.errors import InvalidInputError
+from exportcenter.errors import DataNotFoundError, InvalidInputError
 from exportcenter.runtime import Runtime
 from exportcenter.scheduling import Scheduler, parse_schedules, set_paused, upsert_schedule
 from exportcenter.scheduling.service import build_request_body
@@ -196,10 +196,19 @@ export:
     assert body["options"] == {"custom_fields": {"title": "Report 2025-03-31 for acme"}}
 
 
+def test_a_schedule_naming_a_missing_scan_is_refused_at_creation(runtime: Runtime) -> None:
+    with pytest.raises(DataNotFoundError, match="scan ids not found: scan-does-not-exist"):
+        _add(runtime, _daily("scan-does-not-exist", "all"), utc(2025, 6, 1, 12))
+
+
 def test_a_fire_whose_scope_finds_nothing_is_recorded_as_failed(runtime: Runtime) -> None:
-    _add(runtime, _daily("scan-does-not-exist", "all"), utc(2025, 6, 1, 12))
+    scan_id = _scan(runtime)
+    _add(runtime, _daily(scan_id, "all"), utc(2025, 6, 1, 12))
+    with transaction(runtime.sessions) as session:  # the scan goes away after the schedule was created
+        session.query(ScanRow).filter(ScanRow.id == scan_id).delete()
     [result] = Scheduler(runtime, clock=Clock(utc(2025, 6, 2, 6, 0, 1))).tick()
     assert result.outcome == "failed" and "scan ids not found" in (result.error or "")
+    assert result.error_code == "data_not_found"
     assert _exports(runtime) == []
 
 

@@ -138,7 +138,8 @@ def _upsert(ctx: ApiContext, principal: Principal, spec: ScheduleSpec, *, must_e
         existing = find_schedule(session, principal.tenant, spec.name, required=must_exist)
         if existing is not None and not must_exist:
             raise ConflictError(f"schedule {spec.name} already exists: update it with PUT", schedule=spec.name)
-        row = upsert_schedule(session, spec, tenant=principal.tenant, actor=principal.subject, now=utcnow())
+        row = upsert_schedule(session, spec, tenant=principal.tenant, actor=principal.subject, now=utcnow(),
+                              settings=ctx.runtime.settings)
         return shown(row)
 
 

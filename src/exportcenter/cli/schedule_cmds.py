@@ -21,16 +21,18 @@ from exportcenter.cli.common import (
     tenant_or_exit,
 )
 from exportcenter.db.engine import transaction
+from exportcenter.errors import exit_code_for
 from exportcenter.scheduling import (
     Scheduler,
     delete_schedule,
     describe,
     find_schedule,
     list_schedules,
-    load_schedules,
     set_paused,
     upsert_schedule,
 )
+from exportcenter.scheduling.loader import parse_schedule_entries, read_schedule_file
+from exportcenter.scheduling.validation import raise_problems, schedule_problems
 from exportcenter.util.timeutil import iso_z, utcnow
 
 schedules_app = typer.Typer(help="Recurring exports (cron, time zone, delivery).", no_args_is_help=True)
@@ -60,12 +62,17 @@ def list_command(tenant: str = TenantOption, all_tenants: bool = typer.Option(Fa
 @handle_errors
 def add_command(file: Path = typer.Option(..., "--file", "-f", help="YAML file with `schedules:`."),
                 tenant: str = TenantOption, as_json: bool = JsonOption) -> None:
-    """Create or replace (same name) every schedule in the file."""
-    specs = load_schedules(file)
+    """Create or replace (same name) every schedule in the file; nothing is stored unless all are valid."""
+    text = read_schedule_file(file)
+    specs, problems = parse_schedule_entries(text, str(file))
     runtime = open_runtime()
+    owner = tenant_or_exit(tenant)
+    now = utcnow()
     with transaction(runtime.sessions) as session:
-        rows = [describe(upsert_schedule(session, spec, tenant=tenant_or_exit(tenant), actor="cli", now=utcnow()))
-                for spec in specs]
+        problems += schedule_problems(session, runtime.settings, specs, owner, now)
+        raise_problems(str(file), problems)
+        rows = [describe(upsert_schedule(session, spec, tenant=owner, actor="cli", now=now,
+                                         settings=runtime.settings)) for spec in specs]
     if as_json:
         print_json(rows)
         return
@@ -117,13 +124,14 @@ def run_now_command(name: str, tenant: str = TenantOption, as_json: bool = JsonO
     scheduler = Scheduler(runtime, on_created=_inline_runner(runtime) if execute else None)
     result = scheduler.run_now(row)
     body: dict[str, Any] = {"schedule": result.schedule, "fire_time": iso_z(result.fire_time),
-                            "outcome": result.outcome, "export_id": result.export_id, "error": result.error}
+                            "outcome": result.outcome, "export_id": result.export_id, "error": result.error,
+                            "error_code": result.error_code}
     if as_json:
         print_json(body)
     else:
         out_console.print(f"{name}: {result.outcome} {result.export_id or result.error or ''}")
     if result.outcome == "failed":
-        raise typer.Exit(1)
+        raise typer.Exit(exit_code_for(result.error_code))
 
 
 def _inline_runner(runtime: Any) -> Any:

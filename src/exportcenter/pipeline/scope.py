@@ -60,8 +60,8 @@ def resolve_scans(session: Session, tenant: str, export_type: ExportType, scope:
         wrong_kind = [i for i, r in rows.items() if r.kind not in kinds]
         if missing:
             raise DataNotFoundError(f"scan ids not found: {', '.join(missing)}", scope={"scan_ids": missing})
-        if wrong_kind:
-            raise DataNotFoundError(
+        if wrong_kind:  # the ids exist: asking a type for data it cannot read is invalid input, not a 404
+            raise InvalidInputError(
                 f"{export_type.value} needs {' or '.join(kinds)} data, but these ids are not: {', '.join(wrong_kind)}",
                 scope={"scan_ids": wrong_kind})
         found.update(rows)

@@ -15,6 +15,14 @@ MAX_FILE_BYTES = 1024 * 1024
 
 
 def parse_schedules(text: str, source: str = "<text>") -> list[ScheduleSpec]:
+    specs, problems = parse_schedule_entries(text, source)
+    if problems:
+        raise InvalidInputError(f"{source}: invalid schedules: " + "; ".join(problems), errors=problems)
+    return specs
+
+
+def parse_schedule_entries(text: str, source: str = "<text>") -> tuple[list[ScheduleSpec], list[str]]:
+    """The valid schedules and one problem line per invalid field of the others (a file error raises)."""
     try:
         document: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -37,16 +45,14 @@ def parse_schedules(text: str, source: str = "<text>") -> list[ScheduleSpec]:
             for error in exc.errors():
                 where = ".".join(str(p) for p in error["loc"]) or "schedule"
                 problems.append(f"schedule {label}: {where}: {error['msg']}")
-    if problems:
-        raise InvalidInputError(f"{source}: invalid schedules: " + "; ".join(problems), errors=problems)
     names = [s.name for s in specs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise InvalidInputError(f"{source}: duplicate schedule names: {', '.join(duplicates)}")
-    return specs
+        problems.append(f"duplicate schedule names: {', '.join(duplicates)}")
+    return specs, problems
 
 
-def load_schedules(path: Path) -> list[ScheduleSpec]:
+def read_schedule_file(path: Path) -> str:
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise InvalidInputError(f"{path}: schedule file is larger than {MAX_FILE_BYTES} bytes")
@@ -55,4 +61,8 @@ def load_schedules(path: Path) -> list[ScheduleSpec]:
         raise InvalidInputError(f"cannot read schedule file {path}: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise InvalidInputError(f"{path}: schedule file is not UTF-8 text") from exc
-    return parse_schedules(text, str(path))
+    return text
+
+
+def load_schedules(path: Path) -> list[ScheduleSpec]:
+    return parse_schedules(read_schedule_file(path), str(path))

@@ -40,6 +40,7 @@ class FireResult:
     outcome: str  # created | skipped | failed | lost (another scheduler recorded it)
     export_id: str | None = None
     error: str | None = None
+    error_code: str | None = None  # the ExportCenterError code of a failed fire (errors.exit_code_for maps it)
 
 
 class Scheduler:
@@ -87,7 +88,7 @@ class Scheduler:
             body = build_request_body(spec, row.tenant, fire_time)
             request = parse_request(body, tenant=row.tenant)
         except ExportCenterError as exc:
-            return self._record(row, fire_time, kind, "failed", error=exc.message)
+            return self._record(row, fire_time, kind, "failed", error=exc.message, error_code=exc.code)
         from exportcenter.pipeline.run import create_export
 
         try:
@@ -103,7 +104,7 @@ class Scheduler:
         except IntegrityError:
             return FireResult(row.id, row.name, fire_time, "lost")
         except ExportCenterError as exc:
-            return self._record(row, fire_time, kind, "failed", error=exc.message)
+            return self._record(row, fire_time, kind, "failed", error=exc.message, error_code=exc.code)
         log.info("schedule %s fired for %s: export %s", row.name, iso_z(fire_time), export_id)
         BUS.publish({"event": "queued", "export_id": export_id, "tenant": row.tenant, "type": request.type.value,
                      "format": request.format, "status": "queued", "schedule": row.name,
@@ -116,7 +117,7 @@ class Scheduler:
         return self._record(row, fire_time, "catch_up", "skipped", error="missed while no scheduler ran")
 
     def _record(self, row: ScheduleRow, fire_time: datetime, kind: str, outcome: str, *,
-                error: str | None) -> FireResult:
+                error: str | None, error_code: str | None = None) -> FireResult:
         try:
             with transaction(self.runtime.sessions) as session:
                 session.add(ScheduleFireRow(schedule_id=row.id, fire_time=fire_time, fired_at=self.clock(),
@@ -128,7 +129,7 @@ class Scheduler:
             log.warning("schedule %s fire %s failed: %s", row.name, iso_z(fire_time), error)
             BUS.publish({"event": "schedule_failed", "tenant": row.tenant, "schedule": row.name,
                          "fire_time": iso_z(fire_time), "error": error, "time": iso_z(utcnow())})
-        return FireResult(row.id, row.name, fire_time, outcome, error=error)
+        return FireResult(row.id, row.name, fire_time, outcome, error=error, error_code=error_code)
 
     def run_now(self, row: ScheduleRow) -> FireResult:
         return self.fire(row, self.clock(), "manual")

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exportcenter.catalog import audit
+from exportcenter.config import Settings, get_settings
 from exportcenter.db.models_delivery import ScheduleFireRow, ScheduleRow
 from exportcenter.errors import DataNotFoundError, InvalidInputError
 from exportcenter.pipeline.request import parse_request
@@ -31,10 +32,14 @@ def build_request_body(spec: ScheduleSpec, tenant: str, fire_time: datetime) -> 
     return body
 
 
-def upsert_schedule(session: Session, spec: ScheduleSpec, *, tenant: str, actor: str, now: datetime) -> ScheduleRow:
+def upsert_schedule(session: Session, spec: ScheduleSpec, *, tenant: str, actor: str, now: datetime,
+                    settings: Settings | None = None) -> ScheduleRow:
+    """Create or replace a schedule after checking it as a submitted export would be (see validation.py)."""
+    from exportcenter.scheduling.validation import check_schedule
+
     """Create the schedule, or replace the one with the same name (its fire history is kept)."""
     tenant = validate_tenant(spec.tenant or tenant)
-    check_request(spec, tenant, now)
+    check_schedule(session, settings or get_settings(), spec, tenant, now)
     row = find_schedule(session, tenant, spec.name, required=False)
     stored = spec.model_dump(mode="json", exclude_none=True)
     upcoming = next_fire(spec.cron, spec.timezone, now)
