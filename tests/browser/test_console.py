@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.conftest import SMALL_SCAN, Server, start_server, upload, wait_status
+from tests.integration.conftest import SMALL_SCAN, Server, free_port, start_server, upload, wait_status
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -29,7 +29,9 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs the s
 
 @pytest.fixture(scope="module")
 def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    yield from start_server(tmp_path_factory.mktemp("console"), job_stage_delay_seconds="0.25")
+    # Loopback webhooks are allowed so that a delivery to a closed local port can be watched retrying.
+    yield from start_server(tmp_path_factory.mktemp("console"), job_stage_delay_seconds="0.25",
+                            webhook_allow_hosts='["127.0.0.1"]')
 
 
 @pytest.fixture(scope="module")
@@ -269,3 +271,29 @@ def test_console_manifest_on_localhost(console_server: Server, browser: object) 
     assert download_info.value.failure() is None
     assert [u for u in requested if "127.0.0.1" in u] == []
     context.close()
+
+
+def test_console_delivery_retrying(console_server: Server, browser: object) -> None:
+    """A webhook to a closed port: the list and the detail say "retrying", the receipt gives the next
+    retry, and the live region announces the delivery, not "completed"."""
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    client = console_server.client("retrier")
+    scan_id = upload(client, SMALL_SCAN)
+    page = browser.new_page(viewport={"width": 1366, "height": 820})
+    sign_in(page, console_server, "retrier")
+    hook = f"http://127.0.0.1:{free_port()}/hook"
+    export_id = client.post("/api/v1/exports", json={
+        "type": "scan_report", "format": "json", "scope": {"scan_ids": [scan_id]},
+        "delivery": {"method": "webhook", "config": {"url": hook, "secret": "s3cret"}}}).json()["export_id"]
+    row = page.locator(f"tr[data-export-id='{export_id}']")
+    row.locator("button.rowlink").click()
+    expect(row.locator("[data-role=delivery]")).to_have_text("retrying", timeout=20_000)
+    expect(page.locator("#announce")).to_contain_text(f"Export {export_id} delivery retrying")
+    expect(page.locator("#announce")).not_to_contain_text("completed")
+    receipt = page.locator("#detail-deliveries .receipt[data-attempt='1']")
+    expect(receipt).to_contain_text("webhook · attempt 1 · retrying")
+    expect(receipt.locator("[data-role=next-retry]")).to_contain_text("Next retry: 20")
+    expect(page.locator("#detail-facts [data-fact=delivery]")).to_have_text("retrying")
+    page.close()
