@@ -79,6 +79,7 @@ class ScanInfo(BaseModel):
     scanner_version: str | None = None
     created_at: str
     findings: int
+    components: int = 0  # an SBOM's component count (its findings are 0)
     severity_counts: dict[str, int]
 
 
@@ -118,7 +119,10 @@ def export_response(row: ExportRow, delivery_error: str | None = None) -> Export
 
 
 def scan_info(row: ScanRow) -> ScanInfo:
+    from exportcenter.catalog.documents import item_counts
+
+    findings, components = item_counts(row)
     return ScanInfo(id=row.id, kind=row.kind, artifact_name=row.artifact_name, artifact_digest=row.artifact_digest,
                     artifact_type=row.artifact_type, scanner=row.scanner_name, scanner_version=row.scanner_version,
-                    created_at=iso_z(row.created_at) or "", findings=row.findings_count,
+                    created_at=iso_z(row.created_at) or "", findings=findings, components=components,
                     severity_counts=dict(row.severity_counts or {}))

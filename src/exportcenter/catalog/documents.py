@@ -179,6 +179,7 @@ def _scan_rows(parsed: ParsedDocument, *, tenant: str, document_id: str, now: da
             id=sbom.id, tenant=tenant, document_id=document_id, kind="sbom", artifact_name=sbom.name[:1024],
             artifact_digest=sbom.subject_digest, artifact_type="sbom", scanner_name=parsed.source_format,
             scanner_version=sbom.spec_version, created_at=sbom.created_at,
+            # An SBOM has no findings: its row's count column holds the component count (see item_counts).
             findings_count=len(sbom.components), severity_counts={},
         ))
     return rows
@@ -232,9 +233,17 @@ def vex_documents(session: Session, tenant: str) -> list[DocumentRow]:
                                 .order_by(DocumentRow.ingested_at, DocumentRow.id)))
 
 
+def item_counts(row: ScanRow) -> tuple[int, int]:
+    """(findings, components) of a stored row: an SBOM row counts components, never findings."""
+    if row.kind == "sbom":
+        return 0, row.findings_count or 0
+    return row.findings_count or 0, 0
+
+
 def scan_summary(row: ScanRow) -> dict[str, Any]:
+    findings, components = item_counts(row)
     return {"id": row.id, "kind": row.kind, "artifact_name": row.artifact_name,
             "artifact_digest": row.artifact_digest, "artifact_type": row.artifact_type,
             "scanner": row.scanner_name, "scanner_version": row.scanner_version,
-            "created_at": iso_z(row.created_at), "findings": row.findings_count,
+            "created_at": iso_z(row.created_at), "findings": findings, "components": components,
             "severity_counts": row.severity_counts}

@@ -81,8 +81,8 @@ def scans_command(tenant: str = TenantOption, as_json: bool = JsonOption) -> Non
     if as_json:
         print_json(summaries)
         return
-    rows = [[s["id"], s["kind"], s["artifact_name"], s["scanner"] or "", s["created_at"] or "", str(s["findings"])]
-            for s in summaries]
+    rows = [[s["id"], s["kind"], s["artifact_name"], s["scanner"] or "", s["created_at"] or "",
+             f"- ({s['components']} components)" if s["kind"] == "sbom" else str(s["findings"])] for s in summaries]
     out_console.print(table_with_ids(["id", "kind", "artifact", "scanner", "created", "findings"], rows, {"id"}))
 
 

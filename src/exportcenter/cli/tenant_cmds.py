@@ -9,6 +9,7 @@ Mounted by the main CLI::
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +30,13 @@ from exportcenter.tenancy import (
     set_branding,
     template_name_for,
 )
-from exportcenter.tenancy.branding import MAX_LOGO_BYTES
+from exportcenter.tenancy.branding import MAX_LOGO_BYTES, branding_problems, image_kind, raise_branding_problems
 from exportcenter.tenancy.templates import MAX_TEMPLATE_BYTES, decode_source
 from exportcenter.util.ids import validate_tenant
 
 templates_app = typer.Typer(help="A tenant's own PDF template (custom-<tenant>), run in the sandbox.",
                             no_args_is_help=True)
 branding_app = typer.Typer(help="A tenant's PDF branding: title, company, logo, colours.", no_args_is_help=True)
-LOGO_TYPES = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpeg", b"GIF87a": "gif", b"GIF89a": "gif"}
 
 
 def _read_file(path: Path, limit: int, what: str) -> bytes:
@@ -117,16 +117,18 @@ def delete_command(name: str = typer.Argument(None, help="Default: custom-<tenan
     out_console.print(f"{chosen}: deleted")
 
 
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 def logo_data_uri(value: str) -> str:
-    """A data: URI as given, or one made from an image file (PNG, JPEG, GIF, WebP, SVG)."""
+    """A data: URI as given (checked later), or one made from an image file (PNG, JPEG, GIF, WebP, SVG)."""
     if value.startswith("data:"):
         return value
+    if _URL.match(value):
+        raise InvalidInputError(f"logo {value}: URLs are not accepted (nothing is fetched); give an image file "
+                                "path or a data:image/...;base64 URI")
     data = _read_file(Path(value), MAX_LOGO_BYTES, "logo")
-    kind = next((k for magic, k in LOGO_TYPES.items() if data.startswith(magic)), None)
-    if kind is None and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        kind = "webp"
-    if kind is None and value.lower().endswith(".svg"):
-        kind = "svg+xml"
+    kind = image_kind(data)
     if kind is None:
         raise InvalidInputError(f"logo {value}: not a PNG, JPEG, GIF, WebP or SVG image")
     return f"data:image/{kind};base64," + base64.b64encode(data).decode("ascii")
@@ -146,12 +148,20 @@ def branding_set_command(
 ) -> None:
     """Set the tenant's branding; fields not given are kept unless --replace."""
     tenant = validate_tenant(tenant)
+    problems: list[str] = []
+    logo_uri = None
+    if logo:
+        try:
+            logo_uri = logo_data_uri(logo)
+        except InvalidInputError as exc:
+            problems.append(f"logo: {exc.message}")
     given: dict[str, Any] = {"title": title, "company": company, "primary_color": primary_color,
-                             "accent_color": accent_color, "logo": logo_data_uri(logo) if logo else None}
+                             "accent_color": accent_color, "logo": logo_uri}
     runtime = open_runtime()
     with transaction(runtime.sessions) as session:
         values = {} if replace else get_branding(session, tenant).stored()
         values.update({k: v for k, v in given.items() if v is not None})
+        raise_branding_problems(problems + branding_problems(values))  # every problem, as the API lists them
         branding = set_branding(session, tenant, values, actor="cli")
     _print_branding(branding.model_dump(), as_json)
 

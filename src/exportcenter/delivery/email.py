@@ -7,9 +7,9 @@ import re
 import smtplib
 import ssl
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, timedelta
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import format_datetime, make_msgid
 from typing import Any
 
 from exportcenter.delivery.base import (
@@ -33,6 +33,27 @@ Expires:   {{ expires_at }}
   {{ a.url }}{% endif %}
 {% endfor %}{% if attached %}The files are attached.{% else %}The links expire at {{ links_expire_at }}.{% endif %}
 """
+
+
+# Compound suffixes mimetypes gets wrong or too vague (it calls .tar.gz "application/x-tar" + gzip encoding).
+_MEDIA_TYPES = (
+    (".tar.gz", "application/gzip"), (".tgz", "application/gzip"), (".gz", "application/gzip"),
+    (".cdx.json", "application/vnd.cyclonedx+json"), (".cdx.xml", "application/vnd.cyclonedx+xml"),
+    (".spdx.json", "application/spdx+json"), (".sarif.json", "application/sarif+json"),
+    (".sarif", "application/sarif+json"),
+)
+
+
+def attachment_type(name: str) -> str:
+    """The media type an attachment is sent with: what the bytes are, not what they unpack to."""
+    lower = name.lower()
+    for suffix, media_type in _MEDIA_TYPES:
+        if lower.endswith(suffix):
+            return media_type
+    kind, encoding = mimetypes.guess_type(name)
+    if encoding is not None:
+        return "application/octet-stream"
+    return kind or "application/octet-stream"
 
 
 def _recipients(config: Mapping[str, Any], key: str) -> list[str]:
@@ -80,13 +101,13 @@ def build_message(ctx: DeliveryContext, config: Mapping[str, Any]) -> tuple[Emai
     if cc:
         message["Cc"] = ", ".join(cc)
     message["Subject"] = subject
-    message["Date"] = formatdate(localtime=False)
+    message["Date"] = format_datetime(utcnow().astimezone(UTC))  # "+0000": the time zone is known
     message["Message-ID"] = make_msgid(domain="exportcenter")
     message["X-ExportCenter-Export-Id"] = ctx.export_id
     message.set_content(body)
     if attach:
         for artifact in ctx.artifacts:
-            kind = mimetypes.guess_type(artifact.name)[0] or "application/octet-stream"
+            kind = attachment_type(artifact.name)
             maintype, _, subtype = kind.partition("/")
             message.add_attachment(artifact.path.read_bytes(), maintype=maintype, subtype=subtype,
                                    filename=artifact.name)

@@ -213,9 +213,12 @@ def check_template(request: ExportRequest, tenant: str | None = None) -> None:
         return
     if template.startswith("custom-") and (tenant is None or template == f"custom-{tenant}"):
         return
-    custom = f"custom-{tenant}" if tenant else "custom-<tenant>"
+    names = list(builtin)
+    if request.format == ExportFormat.PDF.value:  # tenant templates are PDF templates: name them for PDF only
+        names.append(f"custom-{tenant}" if tenant else "custom-<tenant>")
+    choices = f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
     raise InvalidInputError(f"unknown template {template!r} for {request.type.value}/{request.format}; use "
-                            f"{', '.join(builtin)} or {custom}", templates=[*builtin, custom])
+                            f"{choices}", templates=names)
 
 
 def to_options(request: ExportRequest) -> ExportOptions:

@@ -22,6 +22,21 @@ from exportcenter.util.timeutil import utcnow
 MAX_LOGO_BYTES = 512 * 1024
 _COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 _LOGO = re.compile(r"^data:image/(png|jpeg|gif|webp|svg\+xml);base64,([A-Za-z0-9+/=\s]+)$")
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"), (b"GIF87a", "gif"), (b"GIF89a", "gif"))
+_SVG_PROLOGUE = re.compile(r"^(?:\s+|<\?xml[^>]*\?>|<!--.*?-->|<!DOCTYPE[^>]*>)*<svg[\s>/]", re.DOTALL | re.IGNORECASE)
+
+
+def image_kind(data: bytes) -> str | None:
+    """The data: URI subtype of an image by its first bytes (png, jpeg, gif, webp, svg+xml), else None."""
+    for magic, kind in _MAGIC:
+        if data.startswith(magic):
+            return kind
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    head = data[:4096].decode("utf-8", errors="ignore").removeprefix("\ufeff")
+    if _SVG_PROLOGUE.match(head):
+        return "svg+xml"
+    return None
 
 
 class BrandingSettings(BaseModel):
@@ -66,21 +81,39 @@ class BrandingSettings(BaseModel):
             raise ValueError("logo is empty")
         if len(decoded) > MAX_LOGO_BYTES:
             raise ValueError(f"logo is larger than {MAX_LOGO_BYTES} bytes")
+        actual = image_kind(decoded)
+        if actual is None:
+            raise ValueError(f"logo says image/{match.group(1)} but its bytes are not a PNG, JPEG, GIF, WebP "
+                             "or SVG image")
+        if actual != match.group(1):
+            raise ValueError(f"logo says image/{match.group(1)} but its bytes are image/{actual}")
         return value
 
     def stored(self) -> dict[str, str]:
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
+def branding_problems(values: dict[str, Any]) -> list[str]:
+    """Every problem of a branding object, one ``field: reason`` line each (empty when it is valid)."""
+    try:
+        BrandingSettings.model_validate(values)
+    except ValidationError as exc:
+        return [f"{'.'.join(str(p) for p in e['loc']) or 'branding'}: {str(e['msg']).removeprefix('Value error, ')}"
+                for e in exc.errors()]
+    return []
+
+
+def raise_branding_problems(reasons: list[str]) -> None:
+    if reasons:
+        raise InvalidInputError("invalid branding: " + "; ".join(reasons), errors=reasons)
+
+
 def parse_branding(values: Any) -> BrandingSettings:
     """Validate a branding object; InvalidInputError lists every problem."""
     if not isinstance(values, dict):
         raise InvalidInputError("branding must be a JSON object")
-    try:
-        return BrandingSettings.model_validate(values)
-    except ValidationError as exc:
-        reasons = [f"{'.'.join(str(p) for p in e['loc']) or 'branding'}: {e['msg']}" for e in exc.errors()]
-        raise InvalidInputError("invalid branding: " + "; ".join(reasons), errors=reasons) from None
+    raise_branding_problems(branding_problems(values))
+    return BrandingSettings.model_validate(values)
 
 
 def get_branding(session: Session, tenant: str) -> BrandingSettings:
