@@ -209,6 +209,8 @@ def build_view(snapshot: ExportSnapshot, warn: Callable[[str], None], top_n: int
         subtitle = TYPE_DESCRIPTIONS[ExportType(snapshot.export_type)]
     except ValueError:
         subtitle = snapshot.export_type
+    if snapshot.export_type == ExportType.SCAN_SUMMARY.value and len(snapshot.scans) == 1:
+        subtitle = "Scan summary"  # "Multiple scans summary" would be wrong for one scan
     return ReportView(
         snapshot=snapshot,
         title=title,
