@@ -140,7 +140,7 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="bench-api-"))
     server = Server(home, {"EXPORTCENTER_TENANT_MAX_CONCURRENT_EXPORTS": "1000000"})
     if args.no_workers:
-        server.extra_env["EXPORTCENTER_EXECUTOR"] = "procrastinate"  # the embedded pool is not started
+        server.extra_args.append("--no-workers")  # exports stay queued: only the API uses the CPU
     server.start()
     try:
         lines = asyncio.run(run(server, args.rate, args.seconds))

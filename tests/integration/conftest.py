@@ -38,6 +38,7 @@ class Server:
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.log = home / "server.log"
+        self.extra_args: list[str] = []  # more `serve` options, e.g. --no-workers
 
     @property
     def url(self) -> str:
@@ -65,7 +66,7 @@ class Server:
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "exportcenter.cli.serve_cmds", "serve", "--port", str(self.port),
-                 "--log-level", "warning"], env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+                 "--log-level", "warning", *self.extra_args], env=self.env(), stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
