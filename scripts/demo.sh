@@ -56,6 +56,12 @@ run evidence_bundle-tar.gz   --type evidence_bundle --format tar.gz --image bkim
 run audit_log-json           --type audit_log --format json --since -1d
 run audit_log-csv            --type audit_log --format csv --since -1d
 
+echo "== verifying the sealed evidence offline (public key from $EXPORTCENTER_HOME/keys/trusted)"
+for bundle in "$OUT/evidence_bundle-zip/evidence.zip" "$OUT/evidence_bundle-tar.gz/evidence.tar.gz"; do
+  [ -f "$bundle" ] && { $EC verify "$bundle" | head -n 1 || FAILED=1; }
+done
+[ -f "$OUT/audit_log-json/audit-log.json" ] && { $EC verify --audit-log "$OUT/audit_log-json/audit-log.json" || FAILED=1; }
+
 if [ -x scripts/demo-api.sh ]; then
   echo "== the same through the REST API (server, events, signed downloads, sha256 check)"
   bash scripts/demo-api.sh "$OUT" || FAILED=1
