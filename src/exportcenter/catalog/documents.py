@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from exportcenter.catalog import audit
 from exportcenter.db.engine import transaction
 from exportcenter.db.models import DocumentRow, ScanRow
-from exportcenter.errors import ExportCenterError, InvalidInputError
+from exportcenter.errors import DataNotFoundError, ExportCenterError, InvalidInputError
 from exportcenter.sources.local.parsed import ParsedDocument
+from exportcenter.sources.local.verdicts import verdict_scan_id
 from exportcenter.util.ids import content_id
 from exportcenter.util.timeutil import iso_z, utcnow
 
@@ -75,6 +76,7 @@ def ingest_bytes(session: Session, *, tenant: str, name: str, content: bytes, ac
     now = ingested_at if parsed is not None and ingested_at is not None else utcnow()
     if parsed is None:
         parsed = parse(content, name=name, tenant=tenant, ingested_at=now)
+    _require_verdict_scan(session, parsed, tenant=tenant)
     row = _document_row(parsed, tenant=tenant, content=content, now=now, actor=actor)
     try:
         with session.begin_nested():
@@ -101,7 +103,7 @@ def ingest(sessions: sessionmaker[Session], *, tenant: str, name: str, content: 
         with transaction(sessions) as session:
             return ingest_bytes(session, tenant=tenant, name=name, content=content, actor=actor,
                                 source_address=source_address)
-    except InvalidInputError as exc:
+    except (InvalidInputError, DataNotFoundError) as exc:
         with transaction(sessions) as session:
             audit.record(session, tenant=tenant, actor=actor, action="ingest", resource=name[:512],
                          outcome="failure", detail=exc.message, source_address=source_address)
@@ -112,12 +114,17 @@ def ingest_all(sessions: sessionmaker[Session], *, tenant: str, files: Sequence[
                actor: str = "cli", source_address: str | None = None) -> list[IngestResult]:
     """Ingest several files all or nothing: every file is parsed before any is stored, so when one is
     refused none is stored, and the refusal (audited like ``ingest``'s) says so."""
-    checked: list[ParsedDocument | None] = []
+    checked: list[ParsedDocument] = []
     try:
         now = utcnow()
         for name, content in files:
             checked.append(parse(content, name=name, tenant=tenant, ingested_at=now))
-    except InvalidInputError as exc:
+        batch_scans = {p.scan.id for p in checked if p.scan is not None}
+        with transaction(sessions) as session:
+            for parsed in checked:
+                name = parsed.name
+                _require_verdict_scan(session, parsed, tenant=tenant, also=batch_scans)
+    except (InvalidInputError, DataNotFoundError) as exc:
         with transaction(sessions) as session:
             audit.record(session, tenant=tenant, actor=actor, action="ingest", resource=name[:512],
                          outcome="failure", detail=exc.message, source_address=source_address)
@@ -126,13 +133,30 @@ def ingest_all(sessions: sessionmaker[Session], *, tenant: str, files: Sequence[
         others = len(files) - 1
         were = f"the {others} other files given with it were" if others > 1 else "the other file given with it was"
         raise type(exc)(f"{exc.message} (nothing was stored: {were} not ingested either)", **exc.details) from None
-    results = []
-    for (name, content), parsed in zip(files, checked, strict=True):
+    results: dict[int, IngestResult] = {}
+    # Verdicts files last, so the scans they name that came in the same batch are stored before them.
+    order = sorted(range(len(files)), key=lambda i: verdict_scan_id(checked[i]) is not None)
+    for index in order:
+        name, content = files[index]
         with transaction(sessions) as session:
-            results.append(ingest_bytes(session, tenant=tenant, name=name, content=content, actor=actor,
-                                        source_address=source_address, parsed=parsed,
-                                        ingested_at=now))
-    return results
+            results[index] = ingest_bytes(session, tenant=tenant, name=name, content=content, actor=actor,
+                                          source_address=source_address, parsed=checked[index],
+                                          ingested_at=now)
+    return [results[index] for index in range(len(files))]
+
+
+def _require_verdict_scan(session: Session, parsed: ParsedDocument, *, tenant: str,
+                          also: set[str] | None = None) -> None:
+    """A verdicts file must name a scan stored for this tenant (or one in the same batch, ``also``)."""
+    scan_id = verdict_scan_id(parsed)
+    if scan_id is None or scan_id in (also or set()):
+        return
+    stored = session.scalar(select(ScanRow.id).where(ScanRow.tenant == tenant, ScanRow.id == scan_id,
+                                                     ScanRow.kind == "scan"))
+    if stored is None:
+        raise DataNotFoundError(f"{parsed.name}: scan_id {scan_id!r} is not a stored scan of tenant {tenant!r}; "
+                                "ingest the scan first (ExportCenter's scan id, as `exportcenter scans` lists it)",
+                                file=parsed.name, scan_id=scan_id)
 
 
 def _document_row(parsed: ParsedDocument, *, tenant: str, content: bytes, now: datetime,
@@ -191,10 +215,13 @@ def _result_for(session: Session, row: DocumentRow, *, created: bool,
     ids: dict[str, str] = {}
     for scan_row in session.scalars(select(ScanRow).where(ScanRow.document_id == row.id)):
         ids[f"{scan_row.kind}_id"] = scan_row.id
+    if (verdicts_for := verdict_scan_id(parsed)) is not None:
+        ids["scan_id"] = verdicts_for
     counts = {"findings": len(parsed.findings),
               "components": len(parsed.sbom.components) if parsed.sbom else 0,
               "vex_statements": len(parsed.vex_statements),
-              "code_guard_findings": len(parsed.code_guard_findings)}
+              "code_guard_findings": len(parsed.code_guard_findings),
+              "policy_verdicts": len(parsed.policy_verdicts)}
     warnings = [w.removeprefix(f"{row.name}: ") for w in row.warnings or []]  # rows stored before 2026-12 named it
     return IngestResult(document_id=row.id, name=row.name, digest=row.digest, source_format=row.source_format,
                         kinds=list(parsed.kinds), created=created, ids=ids,
@@ -224,6 +251,13 @@ def documents_by_id(session: Session, tenant: str, ids: Sequence[str]) -> list[D
         return []
     return list(session.scalars(select(DocumentRow).where(DocumentRow.tenant == tenant,
                                                           DocumentRow.id.in_(list(ids)))
+                                .order_by(DocumentRow.ingested_at, DocumentRow.id)))
+
+
+def verdict_documents(session: Session, tenant: str) -> list[DocumentRow]:
+    """Ingested policy verdicts files of the tenant, oldest first."""
+    return list(session.scalars(select(DocumentRow).where(DocumentRow.tenant == tenant,
+                                                          DocumentRow.source_format == "policy-verdicts")
                                 .order_by(DocumentRow.ingested_at, DocumentRow.id)))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -9,7 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from exportcenter.catalog import audit
-from exportcenter.catalog.documents import documents_by_id, load_parsed, vex_documents
+from exportcenter.catalog.documents import documents_by_id, load_parsed, verdict_documents, vex_documents
 from exportcenter.config import Settings
 from exportcenter.db.models import ExportRow
 from exportcenter.model import AuditEvent, ExportFormat, ExportSnapshot, ExportType, VexStatement
@@ -17,6 +19,8 @@ from exportcenter.observability.tracing import set_attributes, span
 from exportcenter.pipeline.request import parse_request, to_options, to_scope
 from exportcenter.pipeline.scope import resolve_scans
 from exportcenter.pipeline.snapshot import build_snapshot
+from exportcenter.sources.local.parsed import ParsedDocument
+from exportcenter.sources.local.verdicts import resolve_verdicts, verdict_scan_id
 
 if TYPE_CHECKING:
     from exportcenter.policy import PolicySet
@@ -47,6 +51,8 @@ def gather(session: Session, settings: Settings, row: ExportRow, generated_at: d
         document_ids = list(dict.fromkeys(r.document_id for r in scan_rows))
         documents = [load_parsed(d) for d in documents_by_id(session, row.tenant, document_ids)]
         set_attributes({"scanner.scans": len(scan_rows), "scanner.documents": len(documents)})
+    with span("policy-query", {"source": "ingested"}):
+        documents = with_ingested_verdicts(session, row.tenant, documents)
     statements: list[VexStatement] = []
     with span("vexlens-query", {"source": "builtin"}):
         for vex_row in vex_documents(session, row.tenant):
@@ -70,3 +76,25 @@ def gather(session: Session, settings: Settings, row: ExportRow, generated_at: d
         policy_sets=chosen, scope=scope, options=options, generated_at=generated_at, audit_events=events,
         metadata=metadata, requested_by=row.requested_by,
     )
+
+
+def with_ingested_verdicts(session: Session, tenant: str,
+                           documents: Sequence[ParsedDocument]) -> list[ParsedDocument]:
+    """``documents`` with the tenant's ingested verdicts files added, as they are, to the document of the
+    scan each names (scans out of scope get none); rules are tied to that scan's findings by vulnerability
+    id or alias. The built-in sets' verdicts are added beside them when the snapshot is built."""
+    by_scan = {doc.scan.id: index for index, doc in enumerate(documents)
+               if doc.scan is not None and doc.source_format != "sarif"}
+    result = list(documents)
+    for verdict_row in verdict_documents(session, tenant) if by_scan else []:
+        scan_id = verdict_scan_id(load_parsed(verdict_row))
+        if scan_id is None or scan_id not in by_scan:
+            continue
+        index = by_scan[scan_id]
+        target = result[index]
+        verdicts = resolve_verdicts(verdict_row.content, name=verdict_row.name, tenant=tenant,
+                                    ingested_at=verdict_row.ingested_at,
+                                    findings=[f for f in target.findings if f.scan_id == scan_id])
+        result[index] = dataclasses.replace(target, policy_verdicts=(*target.policy_verdicts, *verdicts))
+    set_attributes({"policy.ingested_verdicts": sum(len(d.policy_verdicts) for d in result)})
+    return result

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from urllib.parse import quote
 
 from exportcenter.errors import DataNotFoundError
-from exportcenter.model import Finding, PolicyOutcome, PolicyRuleResult, PolicyVerdict, Scan
+from exportcenter.model import Finding, PolicyVerdict, Scan
 from exportcenter.sources.http.client import UpstreamClient, UpstreamRefusedError, require
-from exportcenter.util.timeutil import parse_time
+from exportcenter.sources.verdict_json import map_verdicts
 
 
 def fetch_verdicts(client: UpstreamClient, scan_id: str, scan: Scan,
@@ -21,42 +21,12 @@ def fetch_verdicts(client: UpstreamClient, scan_id: str, scan: Scan,
     except DataNotFoundError:
         return (), [f"{client.service} service has no verdicts for scan {scan_id}"]
     items = require(body, "verdicts", list, service=client.service, what=what, ident=scan_id)
-    by_vuln: dict[str, list[str]] = {}
-    for finding in findings:
-        for vuln in (finding.vuln_id, *finding.aliases):
-            by_vuln.setdefault(vuln.upper(), []).append(finding.id)
-    verdicts = []
-    for index, item in enumerate(items):
+
+    def invalid(index: int, reason: str) -> UpstreamRefusedError:
         ident = f"{scan_id}#{index}"
-        if not isinstance(item, dict):
-            raise _invalid(client, ident, "a verdict must be an object")
-        evaluated = parse_time(str(item.get("evaluated_at", "")))
-        if evaluated is None:
-            raise _invalid(client, ident, "evaluated_at must be an RFC 3339 time")
-        rules = []
-        for rule in item.get("rules") or []:
-            if not isinstance(rule, dict) or not isinstance(rule.get("rule_id"), str):
-                raise _invalid(client, ident, "each rule needs a rule_id")
-            matched = [fid for vuln in rule.get("vulnerabilities") or [] for fid in by_vuln.get(str(vuln).upper(), [])]
-            rules.append(PolicyRuleResult(rule_id=rule["rule_id"], name=str(rule.get("name", rule["rule_id"])),
-                                          outcome=_outcome(client, ident, rule.get("outcome")),
-                                          message=str(rule.get("message", "")),
-                                          matched_finding_ids=tuple(dict.fromkeys(matched))))
-        verdicts.append(PolicyVerdict(
-            id=str(item.get("id") or f"{scan_id}-verdict-{index}"), scan_id=scan.id,
-            policy_set=str(require(item, "policy_set", str, service=client.service, what="verdict", ident=ident)),
-            outcome=_outcome(client, ident, item.get("outcome")), evaluated_at=evaluated,
-            source=f"{client.service}-service", rules=tuple(rules)))
-    return tuple(verdicts), []
+        return UpstreamRefusedError(f"{client.service} service answer for verdict {ident} is invalid: {reason}",
+                                    service=client.service, id=ident)
 
-
-def _outcome(client: UpstreamClient, ident: str, value: object) -> PolicyOutcome:
-    try:
-        return PolicyOutcome(str(value).lower())
-    except ValueError:
-        raise _invalid(client, ident, f"outcome {value!r} is not pass, warn or fail") from None
-
-
-def _invalid(client: UpstreamClient, ident: str, reason: str) -> UpstreamRefusedError:
-    return UpstreamRefusedError(f"{client.service} service answer for verdict {ident} is invalid: {reason}",
-                                service=client.service, id=ident)
+    verdicts = map_verdicts(items, scan_id=scan.id, id_prefix=scan_id, source=f"{client.service}-service",
+                            findings=findings, fail=invalid)
+    return verdicts, []

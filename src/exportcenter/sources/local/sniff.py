@@ -14,15 +14,16 @@ from typing import Any
 import orjson
 
 from exportcenter.errors import InvalidInputError
-from exportcenter.sources.local import csaf, cyclonedx, grype, openvex, sarif, spdx, trivy
+from exportcenter.sources.local import csaf, cyclonedx, grype, openvex, sarif, spdx, trivy, verdicts
 from exportcenter.sources.local.common import DocumentContext, JsonObject, invalid
 from exportcenter.sources.local.parsed import ParsedDocument
 from exportcenter.util.jsonio import LONE_SURROGATES, NON_FINITE_NUMBERS, encoding_problems, scrub
 
 # Most specific markers first: SARIF and SPDX have unmistakable keys, Trivy and Grype the loosest.
-_PARSERS: tuple[ModuleType, ...] = (sarif, spdx, cyclonedx, csaf, openvex, trivy, grype)
+_PARSERS: tuple[ModuleType, ...] = (sarif, spdx, cyclonedx, csaf, openvex, verdicts, trivy, grype)
 
-SUPPORTED = "Trivy JSON, Grype JSON, CycloneDX JSON, SPDX 2.2/2.3 JSON, OpenVEX, CSAF 2.0, SARIF 2.1.0"
+SUPPORTED = ("Trivy JSON, Grype JSON, CycloneDX JSON, SPDX 2.2/2.3 JSON, OpenVEX, CSAF 2.0, SARIF 2.1.0, "
+             "policy verdicts JSON")
 
 
 def parse_document(content: bytes, *, name: str, tenant: str, ingested_at: datetime) -> ParsedDocument:
@@ -58,6 +59,11 @@ def detect(doc: JsonObject) -> ModuleType | None:
         if parser.looks_like(doc):
             return parser
     return None
+
+
+def read_json_object(content: bytes, name: str) -> JsonObject:
+    """The JSON object of an ingested file, read exactly as ``parse_document`` reads it."""
+    return _load(content, name)[0]
 
 
 def _load(content: bytes, name: str) -> tuple[JsonObject, tuple[str, ...]]:
