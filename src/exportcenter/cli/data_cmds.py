@@ -46,7 +46,8 @@ def ingest_paths(runtime: object, tenant: str, paths: list[Path], actor: str = "
 
 @handle_errors
 def ingest_command(
-    files: list[Path] = typer.Argument(..., help="Trivy/Grype JSON, CycloneDX, SPDX, OpenVEX, CSAF or SARIF files."),
+    files: list[Path] = typer.Argument(
+        ..., help="Trivy/Grype JSON, CycloneDX, SPDX, OpenVEX, CSAF, SARIF or policy verdict (docs/policy.md) files."),
     tenant: str = TenantOption,
     as_json: bool = JsonOption,
 ) -> None:
