@@ -299,6 +299,28 @@ def test_gzip_limit_cuts_least_severe_and_counts() -> None:
     assert any("gzipped is over the limit" in warning for warning in ctx.warnings)
 
 
+def test_a_log_far_over_the_gzip_limit_is_cut_on_the_estimate_and_fits() -> None:
+    import gzip
+
+    # juice-shop v10.2.0 alone is about 89 KB gzipped: more than 4x a 20,000-byte limit
+    snap = snapshot(JUICE_V10)
+    ctx = context(max_gzip_bytes=20_000)
+    data = render_bytes(snap, ctx)
+    assert len(gzip.compress(data, 6)) <= 20_000 and len(gzip.compress(data, 9)) <= 20_000
+    assert any("gzipped is over the limit of 20000 by the sampled estimate" in w for w in ctx.warnings)
+    shuffled = replace(snap, findings=tuple(reversed(snap.findings)))
+    assert render_bytes(shuffled, context(max_gzip_bytes=20_000)) == data  # same input, same bytes
+    run = json.loads(data)["runs"][0]
+    cut = run["properties"]["exportcenter/truncated"]
+    kept = Counter(result["properties"]["severity"] for result in run["results"])
+    assert cut["by_reason"]["max_gzip_bytes"]["limit"] == 20_000
+    assert cut["results_dropped"] == sum(cut["dropped_by_severity"].values()) > 0
+    assert cut["results_dropped"] + sum(kept.values()) == len(parsed(JUICE_V10).findings)
+    # most severe first: nothing kept is less severe than anything dropped
+    assert min(Severity(s).rank for s in kept) >= max(Severity(s).rank for s in cut["dropped_by_severity"])
+    assert "critical" in kept
+
+
 def test_output_is_deterministic() -> None:
     snap = snapshot(*ALL_SCANS, custom_fields=(("team", "appsec"), ("cost_center", "42")))
     first = render_bytes(snap, context())

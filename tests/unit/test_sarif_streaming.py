@@ -15,11 +15,11 @@ import pytest
 
 from exportcenter.config import SarifSettings, Settings
 from exportcenter.errors import RenderError
-from exportcenter.renderers import sarif_findings
+from exportcenter.renderers import sarif_findings, sarif_sink
 from exportcenter.renderers.base import RenderContext
 from exportcenter.renderers.sarif import render, render_bytes
 from exportcenter.renderers.sarif_limits import estimated_gzip_size, fits_gzip, gzip_size
-from exportcenter.renderers.sarif_sink import LogSink, SampledEstimate
+from exportcenter.renderers.sarif_sink import EARLY_STOP_MIN_BYTES, FarOverLimit, LogSink, SampledEstimate
 from tests.unit.test_render_streaming import real_snapshot
 
 
@@ -88,9 +88,10 @@ def test_sink_decides_as_fits_gzip_on_the_bytes_written(big_log: bytes, direct: 
 @pytest.mark.parametrize("limit_kind", ["far", "near"])
 def test_sizes_computed_alongside_are_the_real_ones(big_log: bytes, limit_kind: str) -> None:
     real, quick = gzip_size(big_log), len(zlib.compress(big_log, 1)) + 12
-    # far over the limit (the estimate passes 1.25x it as the log is written), or a limit the estimate
-    # passes only at the end so that the thread starts late and reads back what came before
-    limit = real // 4 if limit_kind == "far" else int(estimated_gzip_size(big_log) / 1.25) - 1
+    # far over the limit (the estimate passes 1.25x it, not 2x, as the log is written), or a limit the
+    # estimate passes only at the end so that the thread starts late and reads back what came before
+    estimate = estimated_gzip_size(big_log)
+    limit = int(estimate / 1.5) if limit_kind == "far" else int(estimate / 1.25) - 1
     sink = LogSink(WriteOnly(), limit)  # type: ignore[arg-type]
     for piece in pieces(big_log, 4):
         sink.write(piece)
@@ -103,6 +104,28 @@ def test_sizes_computed_alongside_are_the_real_ones(big_log: bytes, limit_kind: 
     sink.restart()  # a new attempt: nothing left running, sizes start over
     sink.write(b"{}")
     assert sink.fits(limit) == (True, 2)
+
+
+def test_a_log_far_over_the_limit_is_never_compressed_whole(big_log: bytes) -> None:
+    estimate = estimated_gzip_size(big_log)
+    limit = estimate // 3  # the estimate passes 2x the limit while the log is written
+    sink = LogSink(WriteOnly(), limit)  # type: ignore[arg-type]
+    with pytest.raises(FarOverLimit) as stopped:
+        for piece in pieces(big_log, 4):
+            sink.write(piece)
+    assert not sink.sizing_alongside  # the sizing thread is stopped with it
+    assert EARLY_STOP_MIN_BYTES <= sink.length < len(big_log)  # the rest is never written
+    assert stopped.value.estimate > 2 * limit
+    sink.restart()
+    sink.write(b"{}")
+    assert sink.far_over_estimate(limit) is None and sink.fits(limit) == (True, 2)
+    # a log written whole (too short to stop early) reports its estimate only when it is that far over
+    short = big_log[: EARLY_STOP_MIN_BYTES // 2]
+    whole = LogSink(WriteOnly(), 1024)  # type: ignore[arg-type]
+    whole.write(short)
+    short_estimate = estimated_gzip_size(short)
+    assert whole.far_over_estimate(1024) == short_estimate
+    assert whole.far_over_estimate(short_estimate // 2 + 1) is None
 
 
 def _plain_context() -> RenderContext:
@@ -166,3 +189,35 @@ def test_results_are_built_only_for_the_entries_kept(monkeypatch: pytest.MonkeyP
     kept = log.count(b'"ruleIndex"')
     assert len(built) == kept and len(set(built)) == kept
     assert kept <= 25 * len(snapshot.scans) < len(snapshot.findings) // 10
+
+
+def test_a_render_far_over_the_limit_stops_writing_and_cuts_on_the_estimate(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip
+    import json
+
+    snapshot = real_snapshot("sarif")
+    # the real threshold is 8 MiB written; a lower one lets a real multi-scan log stop early
+    monkeypatch.setattr(sarif_sink, "EARLY_STOP_MIN_BYTES", 256 * 1024)
+    stops: list[int] = []
+    original_write = LogSink.write
+
+    def counting_write(self: LogSink, data: bytes) -> None:
+        try:
+            original_write(self, data)
+        except FarOverLimit:
+            stops.append(self.length)
+            raise
+
+    monkeypatch.setattr(LogSink, "write", counting_write)
+    ctx = RenderContext(Settings(sarif=SarifSettings(max_gzip_bytes=20_000)))
+    data = render_bytes(snapshot, ctx)
+    assert stops and stops[0] < len(render_bytes(snapshot, RenderContext(Settings())))
+    assert len(gzip.compress(data, 6)) <= 20_000
+    assert any("by the sampled estimate of the first" in warning for warning in ctx.warnings)
+    again = RenderContext(Settings(sarif=SarifSettings(max_gzip_bytes=20_000)))
+    assert render_bytes(snapshot, again) == data and again.warnings == ctx.warnings
+    log = json.loads(data)
+    dropped = sum(run["properties"]["exportcenter/truncated"]["by_reason"]["max_gzip_bytes"]["dropped"]
+                  for run in log["runs"] if "exportcenter/truncated" in run["properties"])
+    assert dropped > 0 and sum(len(run["results"]) for run in log["runs"]) > 0

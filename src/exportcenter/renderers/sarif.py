@@ -28,7 +28,7 @@ from exportcenter.renderers.sarif_locations import (
     scan_subject,
 )
 from exportcenter.renderers.sarif_model import ResultBuilder, RuleBuilder, RunDraft, SarifEntry
-from exportcenter.renderers.sarif_sink import LogSink
+from exportcenter.renderers.sarif_sink import FarOverLimit, LogSink
 from exportcenter.renderers.sarif_writer import SARIF_SCHEMA_URI, SARIF_VERSION, LogWriter
 from exportcenter.renderers.sbom_inventory import paused_gc
 from exportcenter.util.timeutil import iso_z
@@ -100,23 +100,44 @@ def _limited_drafts(snapshot: ExportSnapshot, ctx: RenderContext,
 
 def _write_within_gzip_limit(sink: LogSink, writer: LogWriter, drafts: list[RunDraft], ctx: RenderContext,
                              max_gzip_bytes: int) -> None:
-    """Write the log; while it is over the gzip limit, drop the least severe results and write it again."""
+    """Write the log; while it is over the gzip limit, drop the least severe results and write it again.
+
+    A log whose sampled estimate is far over the limit (``FAR_OVER_FACTOR``) is neither compressed nor
+    written to the end: once the estimate of what is written passes that, writing stops (``FarOverLimit``),
+    the cut aims the estimate (an overestimate of the real size), scaled to the results kept, at 90 % of
+    the limit, and the cut log is checked like any other. Logs that fit or are near the limit are cut on
+    their real gzip size, as before."""
     rounds = 0
     while True:
         sink.restart()
-        writer.write(sink, drafts)
-        fits, size = sink.fits(max_gzip_bytes)
-        if fits:
-            return
         total = sum(len(draft.entries) for draft in drafts)
+        estimate: int | None
+        size = 0
+        try:
+            writer.write(sink, drafts)
+        except FarOverLimit as far_over:
+            estimate, written = far_over.estimate, max(1, writer.results_written)
+        else:
+            estimate, written = sink.far_over_estimate(max_gzip_bytes), total
+            if estimate is None:
+                fits, size = sink.fits(max_gzip_bytes)
+                if fits:
+                    return
         if total == 0 or rounds >= MAX_SHRINK_ROUNDS:
-            raise RenderError(f"SARIF log is {size} bytes gzipped even after cutting results; the limit is "
-                              f"{max_gzip_bytes} bytes")
+            raise RenderError(f"SARIF log is {size if estimate is None else estimate} bytes gzipped even after "
+                              f"cutting results; the limit is {max_gzip_bytes} bytes")
         # aim a little under the limit: rules and help text do not shrink in proportion to results
-        fraction = min(0.9, 0.9 * max_gzip_bytes / size)
+        if estimate is None:
+            fraction = min(0.9, 0.9 * max_gzip_bytes / size)
+            measured = f"{size} bytes gzipped is over the limit of {max_gzip_bytes}"
+        else:  # the estimate of the first ``written`` results, scaled to the results kept
+            fraction = min(0.9, 0.9 * max_gzip_bytes * written / (estimate * total))
+            part = "" if written >= total else f" of the first {written} of {total} results"
+            measured = (f"about {estimate} bytes gzipped is over the limit of {max_gzip_bytes} by the sampled "
+                        f"estimate{part}")
         dropped = shrink_to_fit(drafts, fraction, max_gzip_bytes)
-        ctx.warn(f"SARIF: {size} bytes gzipped is over the limit of {max_gzip_bytes}; "
-                 f"the {dropped} least severe results were left out (counted in run properties)")
+        ctx.warn(f"SARIF: {measured}; the {dropped} least severe results were left out "
+                 "(counted in run properties)")
         rounds += 1
 
 

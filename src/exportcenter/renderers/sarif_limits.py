@@ -4,7 +4,9 @@
   stay, the rest are merged into one overflow run (fingerprints keep their subject, so nothing collides);
 - results per run (25,000): the most severe results are kept, ties broken by rule id and fingerprint;
 - gzipped size (10 MB): the least severe results of the whole log are dropped until it fits (large
-  logs are first checked against a sampled overestimate, see ``fits_gzip``).
+  logs are first checked against a sampled overestimate, see ``fits_gzip``). A log whose sampled
+  estimate is more than ``FAR_OVER_FACTOR`` times the limit is never compressed whole: how many results
+  to keep comes from the estimate, and only the cut log is measured.
 Every cut is written into the run's ``properties`` and reported through a warning.
 """
 
@@ -23,6 +25,7 @@ SAMPLE_BLOCK = 64 * 1024  # bytes compressed per sample when estimating the gzip
 SAMPLE_EVERY = 8  # one block in this many is compressed
 MIN_SAMPLES = 16  # below this many blocks the whole log is compressed
 QUICK_CHECK_CEILING = 1.25  # estimate / limit above which the level-1 check is skipped
+FAR_OVER_FACTOR = 2.0  # estimate / limit above which the cut is chosen from the estimate alone
 
 
 def limit_runs(drafts: list[RunDraft], max_runs: int, export_type: str) -> tuple[list[RunDraft], str | None]:

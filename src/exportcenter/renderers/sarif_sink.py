@@ -13,16 +13,18 @@ read back what it wrote (to compress it when the sampled estimate cannot decide)
 ``LogSink.fits`` takes the decisions of ``sarif_limits.fits_gzip`` on the bytes written, with the same
 sizes: the length and the sampled estimate are measured while writing, the level-1 and level-6 sizes
 (only needed near or far over the limit) by compressing what was written, block by block. A log far over
-the limit needs its level-6 size (the cut is proportional to it), and that is the slowest part of a large
+the limit (up to 2x) needs its level-6 size (the cut is proportional to it), the slowest part of a large
 render: once the bytes written so far are over the limit by the sampled estimate, a second thread starts
-compressing them at levels 6 and 1 (level 1 only while the log is not far over) on the other core while
-the rest is written (zlib releases the GIL).
+compressing them at levels 6 and 1 (level 1 only while the log is not far over) on the other core, reading
+the file itself so that the writer never waits for it (zlib releases the GIL). Once the estimate passes
+``FAR_OVER_FACTOR`` times the
+limit (with at least ``EARLY_STOP_MIN_BYTES`` written), ``write`` raises ``FarOverLimit``: such a log is
+cut on its estimate, and the rest of it is never written.
 """
 
 from __future__ import annotations
 
 import os
-import queue
 import shutil
 import tempfile
 import threading
@@ -30,9 +32,25 @@ import zlib
 from collections.abc import Iterator
 from typing import IO, Any, BinaryIO
 
-from exportcenter.renderers.sarif_limits import MIN_SAMPLES, QUICK_CHECK_CEILING, SAMPLE_BLOCK, SAMPLE_EVERY
+from exportcenter.renderers.sarif_limits import (
+    FAR_OVER_FACTOR,
+    MIN_SAMPLES,
+    QUICK_CHECK_CEILING,
+    SAMPLE_BLOCK,
+    SAMPLE_EVERY,
+)
 
 COPY_BLOCK = 1024 * 1024
+EARLY_STOP_MIN_BYTES = SAMPLE_BLOCK * SAMPLE_EVERY * MIN_SAMPLES  # enough samples to trust the estimate
+
+
+class FarOverLimit(Exception):  # a signal to the renderer, always caught there
+    """Raised by ``LogSink.write`` once what is written is, by the sampled estimate, more than
+    ``FAR_OVER_FACTOR`` times the limit: the rest of that log would be thrown away."""
+
+    def __init__(self, estimate: int) -> None:
+        super().__init__(estimate)
+        self.estimate = estimate
 GZIP_FRAME = 12  # gzip's header and trailer beyond zlib's, as ``sarif_limits.gzip_size`` counts them
 
 
@@ -79,19 +97,20 @@ class SampledEstimate:
 
 
 class BackgroundGzip:
-    """Gzip sizes of a file's bytes from ``start`` at levels 1 and 6, computed in another thread: first
-    the ``written`` bytes already in the file (read with ``os.pread``, which leaves the file position
-    alone), then every piece passed to ``feed``, in order. Level 1 is only needed near the limit; once
-    the log is far over it, ``drop_quick`` stops that compressor (its size is then None)."""
-
-    QUEUE_PIECES = 16  # pieces waiting for the compressors (a piece is at most a chunk of results)
+    """Gzip sizes of a file's bytes from ``start`` at levels 1 and 6, computed in another thread that
+    reads the file itself (``os.pread``, which leaves the file position alone) up to the end announced
+    by ``advance``. The writer never waits for it (it only flushes and announces how far it wrote); the
+    thread catches up when ``finish`` is called. Level 1 is only needed near the limit; once the log is
+    far over it, ``drop_quick`` stops that compressor (its size is then None)."""
 
     def __init__(self, fileno: int, start: int, written: int) -> None:
-        self._pieces: queue.Queue[bytes | None] = queue.Queue(maxsize=self.QUEUE_PIECES)
         self._sizes: dict[int, int] = {}
-        self._cancelled = threading.Event()
+        self._end = start + written
+        self._finished = False
+        self._cancelled = False
+        self._changed = threading.Condition()
         self._quick_dropped = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(fileno, start, written), daemon=True,
+        self._thread = threading.Thread(target=self._run, args=(fileno, start), daemon=True,
                                         name="sarif-gzip-size")
         self._thread.start()
 
@@ -101,40 +120,50 @@ class BackgroundGzip:
         for level, compressor in compressors.items():
             sizes[level] += len(compressor.compress(data))
 
-    def _run(self, fileno: int, start: int, written: int) -> None:
+    def _next_end(self, position: int) -> int | None:
+        """Where the written bytes end once there is more than ``position`` (None: stop, cancelled)."""
+        with self._changed:
+            while self._end <= position and not self._finished and not self._cancelled:
+                self._changed.wait()
+            return None if self._cancelled else self._end
+
+    def _run(self, fileno: int, start: int) -> None:
         compressors = {level: zlib.compressobj(level) for level in (1, 6)}
         sizes = dict.fromkeys(compressors, 0)
-        failed, position, end = False, start, start + written
+        position = start
         try:
-            while position < end and not self._cancelled.is_set():
-                block = os.pread(fileno, min(COPY_BLOCK, end - position), position)
-                if not block:
-                    raise OSError("the log file is shorter than what was written to it")
-                self._compress(compressors, sizes, block)
-                position += len(block)
+            while (end := self._next_end(position)) is not None:
+                if position >= end:  # finished and caught up
+                    self._sizes = {level: sizes[level] + len(compressor.flush()) + GZIP_FRAME
+                                   for level, compressor in compressors.items()}
+                    return
+                while position < end:
+                    block = os.pread(fileno, min(COPY_BLOCK, end - position), position)
+                    if not block:
+                        raise OSError("the log file is shorter than what was written to it")
+                    self._compress(compressors, sizes, block)
+                    position += len(block)
         except OSError:
-            failed = True  # the caller compresses the written bytes itself
-        while (piece := self._pieces.get()) is not None:  # always drained: ``feed`` must never block forever
-            if not failed and not self._cancelled.is_set():
-                self._compress(compressors, sizes, piece)
-        if not failed and not self._cancelled.is_set():
-            self._sizes = {level: sizes[level] + len(compressor.flush()) + GZIP_FRAME
-                           for level, compressor in compressors.items()}
+            return  # no sizes: the caller compresses the written bytes itself
 
-    def feed(self, data: bytes) -> None:
-        self._pieces.put(data)
+    def advance(self, written: int) -> None:
+        """The file now holds ``written`` bytes from ``start`` (flushed)."""
+        with self._changed:
+            self._end += written
+            self._changed.notify()
 
     def drop_quick(self) -> None:
         self._quick_dropped.set()
 
     def finish(self, cancel: bool = False) -> dict[int, int]:
-        """{level: size} once everything fed is compressed (empty when the file could not be read);
+        """{level: size} once everything written is compressed (empty when the file could not be read);
         with ``cancel``, the thread stops compressing and nothing is returned."""
-        if cancel:
-            self._cancelled.set()
-        self._pieces.put(None)
+        with self._changed:
+            self._finished = True
+            self._cancelled = cancel
+            self._changed.notify()
         self._thread.join()
-        return self._sizes
+        return {} if cancel else self._sizes
 
 
 def _usable_directly(out: BinaryIO) -> bool:
@@ -188,8 +217,12 @@ class LogSink:
         meter = self._meter
         meter.feed(data)
         background = self._background
+        if meter.length >= EARLY_STOP_MIN_BYTES and meter.running_estimate() > self._limit * FAR_OVER_FACTOR:
+            self._stop_background()
+            raise FarOverLimit(meter.running_estimate())
         if background is not None:
-            background.feed(data)
+            self._stream.flush()  # the thread reads the file itself
+            background.advance(len(data))
             if meter.running_estimate() > self._limit * QUICK_CHECK_CEILING:
                 background.drop_quick()  # far over: only the level-6 size will be asked for
         elif (self._fileno is not None and meter.length >= SAMPLE_BLOCK * SAMPLE_EVERY * MIN_SAMPLES
@@ -224,6 +257,14 @@ class LogSink:
         compressor = zlib.compressobj(level)
         size = sum(len(compressor.compress(block)) for block in self._written())
         return size + len(compressor.flush()) + GZIP_FRAME
+
+    def far_over_estimate(self, max_gzip_bytes: int) -> int | None:
+        """The sampled estimate of what was written when it is more than ``FAR_OVER_FACTOR`` times
+        ``max_gzip_bytes`` (nothing is compressed beyond the samples), else None."""
+        if self._meter.length + 64 <= max_gzip_bytes:
+            return None
+        estimate = self._meter.estimate()
+        return estimate if estimate > max_gzip_bytes * FAR_OVER_FACTOR else None
 
     def fits(self, max_gzip_bytes: int) -> tuple[bool, int]:
         """``sarif_limits.fits_gzip(written bytes, max_gzip_bytes)``, without holding the bytes."""

@@ -85,8 +85,10 @@ class LogWriter:
         self.snapshot = snapshot
         self.profile = profile
         self._custom_fields = dict(sorted(snapshot.custom_fields.items()))
+        self.results_written = 0  # results handed to the sink by the current attempt
 
     def write(self, sink: LogSink, drafts: list[RunDraft]) -> None:
+        self.results_written = 0
         marks = _Placeholders()
         snapshot = self.snapshot
         log: dict[str, Any] = {
@@ -157,6 +159,7 @@ class LogWriter:
         def results() -> Iterator[list[dict[str, Any]]]:
             build = draft.build_result
             for chunk in _chunks(draft.entries, RESULTS_PER_CHUNK):
+                self.results_written += len(chunk)
                 yield [build(entry, index[entry.rule_id]) for entry in chunk]
 
         def rules() -> Iterator[list[dict[str, Any]]]:
