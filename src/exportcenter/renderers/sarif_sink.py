@@ -17,9 +17,8 @@ the limit (up to 2x) needs its level-6 size (the cut is proportional to it), the
 render: once the bytes written so far are over the limit by the sampled estimate, a second thread starts
 compressing them at levels 6 and 1 (level 1 only while the log is not far over) on the other core, reading
 the file itself so that the writer never waits for it (zlib releases the GIL). Once the estimate passes
-``FAR_OVER_FACTOR`` times the
-limit (with at least ``EARLY_STOP_MIN_BYTES`` written), ``write`` raises ``FarOverLimit``: such a log is
-cut on its estimate, and the rest of it is never written.
+``FAR_OVER_FACTOR`` times the limit (with at least ``EARLY_STOP_MIN_BYTES`` written), ``write`` raises
+``FarOverLimit``: such a log is cut on its estimate, and the rest of it is never written.
 """
 
 from __future__ import annotations
