@@ -14,31 +14,20 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_sarif import synthetic_snapshot
+from bench_sarif import Timing, peak_rss_of_one_render, rss_table, synthetic_snapshot, timed
 
 from exportcenter.config import Settings
 from exportcenter.model import ExportFormat, ExportSnapshot, ExportType
 from exportcenter.renderers import json_reports
 from exportcenter.renderers.base import RenderContext
-
-Timing = tuple[float, float]  # (cpu seconds, wall seconds)
-
-
-def timed(action: Callable[[], object]) -> Timing:
-    cpu, wall = time.process_time(), time.perf_counter()
-    action()
-    return time.process_time() - cpu, time.perf_counter() - wall
 
 
 def render_to_file(snapshot: ExportSnapshot, target: Path, sizes: list[int]) -> None:
@@ -53,24 +42,6 @@ def best(timings: list[Timing]) -> Timing:
     return min(t[0] for t in timings), min(t[1] for t in timings)
 
 
-def peak_rss_of_one_render(size: int, images: int) -> None:
-    """In this (fresh) process: RSS with the snapshot built, then peak RSS after one render to /dev/null."""
-    snapshot = synthetic_snapshot(size, images)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    cpu = time.process_time()
-    render = json_reports.RENDERERS[(ExportType.SCAN_REPORT, ExportFormat.JSON)]
-    with open(os.devnull, "wb") as out:
-        render(snapshot, out, RenderContext(settings=Settings()))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{size:8d}  snapshot {before:.0f} MB  peak {peak:.0f} MB  render cpu {time.process_time() - cpu:.2f} s")
-
-
-def rss_table(sizes: list[int], images: int) -> None:
-    """One fresh subprocess per size, so that each peak is that render's alone."""
-    for size in sizes:
-        subprocess.run([sys.executable, __file__, "--rss-one", str(size), "--images", str(images)], check=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,10000,50000")
@@ -80,10 +51,11 @@ def main() -> None:
     parser.add_argument("--rss-one", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_one:
-        peak_rss_of_one_render(args.rss_one, args.images)
+        peak_rss_of_one_render(args.rss_one, args.images,
+                               json_reports.RENDERERS[(ExportType.SCAN_REPORT, ExportFormat.JSON)])
         return
     if args.rss:
-        rss_table([int(part) for part in args.sizes.split(",")], args.images)
+        rss_table([int(part) for part in args.sizes.split(",")], args.images, __file__)
         return
     handle, name = tempfile.mkstemp(suffix=".json")
     os.close(handle)

@@ -84,21 +84,21 @@ def timed(action: Callable[[], object]) -> Timing:
     return time.process_time() - cpu, time.perf_counter() - wall
 
 
-def peak_rss_of_one_render(size: int, images: int) -> None:
+def peak_rss_of_one_render(size: int, images: int, render_function: Callable[..., None] = render) -> None:
     """In this (fresh) process: RSS with the snapshot built, then peak RSS after one render to /dev/null."""
     snapshot = synthetic_snapshot(size, images)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cpu = time.process_time()
     with open(os.devnull, "wb") as out:
-        render(snapshot, out, RenderContext(settings=Settings()))
+        render_function(snapshot, out, RenderContext(settings=Settings()))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{size:8d}  snapshot {before:.0f} MB  peak {peak:.0f} MB  render cpu {time.process_time() - cpu:.2f} s")
 
 
-def rss_table(sizes: list[int], images: int) -> None:
-    """One fresh subprocess per size, so that each peak is that render's alone."""
+def rss_table(sizes: list[int], images: int, script: str = __file__) -> None:
+    """One fresh subprocess of ``script`` per size, so that each peak is that render's alone."""
     for size in sizes:
-        subprocess.run([sys.executable, __file__, "--rss-one", str(size), "--images", str(images)], check=True)
+        subprocess.run([sys.executable, script, "--rss-one", str(size), "--images", str(images)], check=True)
 
 
 def main() -> None:
